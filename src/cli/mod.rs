@@ -1,0 +1,1 @@
+//! Command-line faces: route, ask, models, config, review, stats, db.

@@ -1,0 +1,148 @@
+//! The one channel between a face (TUI, CLI) and the coach worker.
+//!
+//! Faces send `Intent`s down and receive `Event`s up. Nothing in the coach knows which face
+//! is listening; every event carries the ids a face needs to place it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Usage;
+use crate::routing::types::RouteDecision;
+
+/// Identifies one turn (one user message and the answer to it) while it runs.
+pub type TurnId = u64;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    /// Run a coaching turn. `conversation_id: None` starts a new conversation.
+    Send(SendRequest),
+    /// Send one message to the default and the upgrade model side by side.
+    Compare(SendRequest),
+    /// Stop a streaming answer; the partial text is kept and marked.
+    Cancel {
+        turn: TurnId,
+    },
+    /// Route a draft without sending it, so a person can watch decisions change as they type.
+    Preview {
+        conversation_id: Option<i64>,
+        text: String,
+    },
+    Shutdown,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SendRequest {
+    pub conversation_id: Option<i64>,
+    pub text: String,
+    /// `/model <id>`: pin a model for this turn (wins over everything but the token budget).
+    pub pin: Option<String>,
+    /// `/upgrade`: use the upgrade model for this turn.
+    pub force_upgrade: bool,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnStatus {
+    Complete,
+    /// Cut off (stream cut, cancelled, killed): the partial answer is kept.
+    Partial,
+    Failed,
+}
+
+impl TurnStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TurnStatus::Complete => "complete",
+            TurnStatus::Partial => "partial",
+            TurnStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One try of one model within a turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptReport {
+    pub model: String,
+    pub provider: String,
+    /// `ok`, or the provider error class (`rate_limited`, `overloaded`, `timeout`, …),
+    /// or `skipped` with the reason in `note`.
+    pub outcome: String,
+    pub http_status: Option<u16>,
+    pub first_byte_ms: Option<u64>,
+    pub duration_ms: u64,
+    pub note: Option<String>,
+}
+
+/// Cost figures for the meter; all USD.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct CostSnapshot {
+    pub turn: f64,
+    pub conversation: f64,
+    pub today: f64,
+    pub month: f64,
+    /// What this month's turns would have cost on the upgrade model.
+    pub month_if_all_upgrade: f64,
+    /// What prompt caching saved this month.
+    pub month_cache_savings: f64,
+    /// Monthly budget from config, if set.
+    pub monthly_budget: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnSummary {
+    pub conversation_id: i64,
+    pub assistant_message_id: Option<i64>,
+    pub model: String,
+    pub status: TurnStatus,
+    pub offline: bool,
+    pub usage: Usage,
+    pub cost_usd: f64,
+    /// Cost of the conversation's turns so far, and the rest of the meter.
+    pub costs: CostSnapshot,
+    /// A one-line explanation when the answer did not come from the chosen model.
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The user message is committed; the turn is under way.
+    TurnStarted {
+        turn: TurnId,
+        conversation_id: i64,
+        user_message_id: i64,
+        compare_lane: Option<u8>,
+    },
+    /// Shown before the first token.
+    Decision {
+        turn: TurnId,
+        decision: RouteDecision,
+    },
+    AttemptStarted {
+        turn: TurnId,
+        model: String,
+    },
+    AttemptFinished {
+        turn: TurnId,
+        attempt: AttemptReport,
+    },
+    FirstToken {
+        turn: TurnId,
+        after_ms: u64,
+    },
+    Delta {
+        turn: TurnId,
+        text: String,
+    },
+    TurnFinished {
+        turn: TurnId,
+        summary: TurnSummary,
+    },
+    /// The decision a draft would get (answer to `Intent::Preview`).
+    Preview {
+        decision: RouteDecision,
+    },
+    /// A message for the status bar.
+    Notice(String),
+    /// An error a person should see; the worker keeps running.
+    Error(String),
+}

@@ -1,0 +1,3 @@
+//! The coach: one turn end to end, prompts, consultation, profile, behaviour.
+
+pub mod api;

@@ -1,0 +1,4 @@
+//! The routing core: signals, selector, fallback plan, model health. Pure and synchronous:
+//! no I/O, no clock reads (time is passed in as milliseconds), no globals.
+
+pub mod types;

@@ -1,0 +1,1 @@
+//! Strips terminal control sequences from untrusted text (model output) before display.

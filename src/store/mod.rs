@@ -1,0 +1,1 @@
+//! The SQLite store: schema, migrations, queries, full-text search, stats.
