@@ -377,7 +377,7 @@ impl Default for Settings {
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{0}")]
+    #[error(transparent)]
     File(#[from] SourceError),
     #[error("environment variable {var}: {message}{}", hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
     Env {
@@ -385,7 +385,7 @@ pub enum ConfigError {
         message: String,
         hint: Option<String>,
     },
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -611,7 +611,7 @@ fn check_range<T: PartialOrd + fmt::Display + Copy>(
     what: &str,
     ctx: &ValidationCtx<'_>,
 ) -> Result<(), SourceError> {
-    if value < lo || value > hi || value != value {
+    if !(lo..=hi).contains(&value) {
         return Err(ctx.err(
             path,
             format!("{value} is out of range {lo}..={hi} ({what})"),
@@ -817,8 +817,8 @@ fn validate(
             if !s.endpoints.iter().any(|e| &e.name == endpoint) {
                 let idx = s.catalog.models.iter().position(|o| o.id == m.id);
                 let path = match idx {
-                    Some(i) => toml_path!["catalog", "models", i, "endpoint"],
-                    None => toml_path!["endpoints"],
+                    Some(i) => toml_path!["catalog", "models", i, "endpoint"].to_vec(),
+                    None => toml_path!["endpoints"].to_vec(),
                 };
                 return Err(ctx
                     .err(
