@@ -1,0 +1,532 @@
+//! One coaching turn, end to end: persist the user message, assemble context, route,
+//! stream from the plan (retries, fallbacks, offline coach last), record everything.
+//!
+//! The store is behind a mutex that is only ever held for one short synchronous call, never
+//! across an await, so previews and a second compare lane can run while a turn streams.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::watch;
+
+use crate::catalog::{ModelSpec, OFFLINE_MODEL, Usage};
+use crate::config::Config;
+use crate::providers::{ChatMessage, ChatRequest, Completion, ProviderError, RetryPolicy, stream_with_retry};
+use crate::routing::health::{HealthBook, HealthPolicy, Outcome};
+use crate::routing::router::Router;
+use crate::routing::selector::{RouteInput, RoutingPolicy};
+use crate::routing::types::{RouteDecision, Safety};
+use crate::store::types::{ConversationKind, MessageStatus, NewAttempt, NewConversation, NewDecision, NewMessage, NewUsage};
+use crate::store::Store;
+
+use super::api::{AttemptReport, CostSnapshot, Event, SendRequest, TurnId, TurnStatus, TurnSummary};
+use super::clock::Clock;
+use super::history::{self, HistoryWindow};
+use super::prompts::Prompts;
+use super::provider_set::ProviderSet;
+use super::safety::SafetyNotices;
+
+/// How often a streaming answer is saved, so a killed process loses at most this much.
+const PARTIAL_FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// Everything a turn needs, shared by all turns of a session.
+pub struct Coach {
+    pub config: Arc<Config>,
+    router: Router,
+    providers: ProviderSet,
+    retry: RetryPolicy,
+    safety: SafetyNotices,
+    prompts: Prompts,
+    store: Mutex<Store>,
+    health: Mutex<HealthBook>,
+    clock: Clock,
+    profile_id: i64,
+}
+
+/// Turns a cancel request into something a streaming turn can wait on.
+#[derive(Clone)]
+pub struct CancelSignal(watch::Receiver<bool>);
+
+impl CancelSignal {
+    pub fn new() -> (watch::Sender<bool>, CancelSignal) {
+        let (tx, rx) = watch::channel(false);
+        (tx, CancelSignal(rx))
+    }
+
+    pub fn never() -> CancelSignal {
+        let (tx, rx) = watch::channel(false);
+        std::mem::forget(tx);
+        CancelSignal(rx)
+    }
+
+    async fn cancelled(&mut self) {
+        while !*self.0.borrow() {
+            if self.0.changed().await.is_err() {
+                // The sender is gone: nobody can cancel any more.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+pub fn routing_policy(config: &Config, providers: &ProviderSet) -> RoutingPolicy {
+    let s = &config.settings;
+    RoutingPolicy {
+        default_model: s.models.default.clone(),
+        upgrade_model: s.models.upgrade.clone(),
+        auto_upgrade: s.models.auto_upgrade,
+        long_context_turns: s.routing.long_context_turns,
+        upgrade_threshold: s.routing.upgrade_threshold,
+        affinity_turns: s.routing.affinity_turns,
+        budget_margin: s.routing.budget_margin,
+        expected_output_tokens: s.routing.expected_output_tokens,
+        excluded: providers.unusable_models(&config.catalog),
+    }
+}
+
+pub fn health_policy(config: &Config) -> HealthPolicy {
+    let h = &config.settings.health;
+    HealthPolicy {
+        failure_threshold: h.failure_threshold,
+        window_ms: h.window_secs * 1000,
+        cooldown_ms: h.cooldown_secs * 1000,
+        max_retry_after_ms: config.settings.retry.max_retry_after_secs * 1000,
+    }
+}
+
+pub fn retry_policy(config: &Config) -> RetryPolicy {
+    let r = &config.settings.retry;
+    RetryPolicy {
+        max_retries: r.max_retries,
+        max_retry_after: Duration::from_secs(r.max_retry_after_secs),
+        ..RetryPolicy::default()
+    }
+}
+
+/// What one attempt at one model produced.
+enum AttemptResult {
+    Answered(Completion),
+    /// Text had streamed when the model failed or the person cancelled: keep it, stop.
+    Interrupted { partial: String, reason: String, usage: Option<Usage> },
+    /// Nothing streamed: try the next model in the plan.
+    Failed(String),
+}
+
+impl Coach {
+    pub fn new(config: Arc<Config>, router: Router, providers: ProviderSet, prompts: Prompts, store: Store, clock: Clock) -> anyhow::Result<Coach> {
+        let now = clock.now_ms();
+        let name = if config.settings.user.name.is_empty() { "me" } else { config.settings.user.name.as_str() };
+        let profile_id = store.ensure_profile(name, now).context("creating the profile")?;
+        Ok(Coach {
+            retry: retry_policy(&config),
+            health: Mutex::new(HealthBook::new(health_policy(&config))),
+            safety: SafetyNotices::builtin()?,
+            router,
+            providers,
+            prompts,
+            store: Mutex::new(store),
+            clock,
+            profile_id,
+            config,
+        })
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock leaves the connection itself intact.
+        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn health(&self) -> MutexGuard<'_, HealthBook> {
+        self.health.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    pub fn has_remote_provider(&self) -> bool {
+        self.providers.any_remote()
+    }
+
+    pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        f(&self.store())
+    }
+
+    /// The decision a draft would get, without sending or storing anything.
+    pub fn preview(&self, conversation_id: Option<i64>, text: &str) -> anyhow::Result<RouteDecision> {
+        let window = match conversation_id {
+            Some(id) => history::load(&self.store(), id, self.config.settings.coach.history_turns, self.router.policy().upgrade_threshold)?,
+            None => HistoryWindow::default(),
+        };
+        let system = self.prompts.coaching_system(&self.config, text)?;
+        let input = self.route_input(text, &window, &system, None, false);
+        let health = self.health();
+        Ok(self.router.decide(&input, &health)?)
+    }
+
+    fn route_input<'a>(&self, text: &'a str, window: &HistoryWindow, system: &str, pin: Option<&'a str>, force_upgrade: bool) -> RouteInput<'a> {
+        RouteInput {
+            message: text,
+            prior_turns: window.prior_turns,
+            history_tokens: window.tokens,
+            system_tokens: crate::routing::tokens::estimate_tokens(system),
+            escalation_risk: Default::default(),
+            pin,
+            force_upgrade,
+            turns_since_signal_upgrade: window.turns_since_signal_upgrade,
+            now_ms: self.clock.now_ms() as u64,
+        }
+    }
+
+    /// Creates the conversation if needed and commits the user message before anything else.
+    pub fn begin_turn(&self, req: &SendRequest, kind: ConversationKind) -> anyhow::Result<(i64, i64)> {
+        let now = self.clock.now_ms();
+        let store = self.store();
+        let conversation_id = match req.conversation_id {
+            Some(id) => {
+                store.conversation(id)?.ok_or_else(|| anyhow!("conversation {id} does not exist (see `grow review list`)"))?;
+                id
+            }
+            None => store.create_conversation(&NewConversation {
+                profile_id: self.profile_id,
+                title: Some(history::title_from(&req.text)),
+                kind,
+                system_prompt_version_used: None,
+                created_at: now,
+            })?,
+        };
+        let user_message_id = store.insert_message(&NewMessage::user(conversation_id, req.text.clone(), now))?;
+        Ok((conversation_id, user_message_id))
+    }
+
+    /// Runs one turn whose user message is already stored.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_turn(
+        &self,
+        turn: TurnId,
+        req: &SendRequest,
+        conversation_id: i64,
+        user_message_id: i64,
+        compare_lane: Option<u8>,
+        events: &UnboundedSender<Event>,
+        mut cancel: CancelSignal,
+    ) -> anyhow::Result<TurnSummary> {
+        let emit = |e: Event| {
+            let _ = events.send(e);
+        };
+        let window = history::load(&self.store(), conversation_id, self.config.settings.coach.history_turns, self.router.policy().upgrade_threshold)?;
+        let system = self.prompts.coaching_system(&self.config, &req.text)?;
+        let input = self.route_input(&req.text, &window, &system, req.pin.as_deref(), req.force_upgrade);
+        let decision = {
+            let health = self.health();
+            self.router.decide(&input, &health)?
+        };
+        let decision_id = self.store().insert_decision(&NewDecision {
+            conversation_id,
+            user_message_id,
+            model: decision.model.clone(),
+            provider: decision.provider.to_string(),
+            tier: i64::from(decision.tier),
+            upgraded: decision.upgraded,
+            safety: decision.safety.as_str().to_string(),
+            interaction: Some("COACHING_RESPONSE".to_string()),
+            signals_json: serde_json::to_string(&decision.signals)?,
+            reasons_json: serde_json::to_string(&decision.reasons)?,
+            plan_json: serde_json::to_string(&decision.plan)?,
+            signal_origin: serde_json::to_value(decision.signal_origin)?.as_str().unwrap_or("deterministic").to_string(),
+            estimated_input_tokens: decision.estimated_input_tokens,
+            estimated_cost_usd: decision.estimated_cost_usd,
+            created_at: self.clock.now_ms(),
+        })?;
+        emit(Event::Decision { turn, decision: decision.clone() });
+
+        let mut messages = window.messages;
+        messages.push(ChatMessage::user(req.text.clone()));
+        let mut chat = ChatRequest {
+            model: decision.model.clone(),
+            system,
+            messages: history::alternate(messages),
+            max_tokens: self.config.settings.models.max_tokens,
+            temperature: None,
+            cache_prompt: self.config.settings.anthropic.prompt_caching,
+        };
+
+        // The answer text so far, shared by every attempt (only one attempt ever streams text).
+        let mut answer = String::new();
+        if decision.safety == Safety::Crisis {
+            let notice = format!("{}\n\n", self.safety.for_message(&req.text));
+            answer.push_str(&notice);
+            emit(Event::Delta { turn, text: notice });
+        }
+        let prefix_len = answer.len();
+        let mut assistant_id: Option<i64> = None;
+        let mut failures: Vec<String> = Vec::new();
+        let mut outcome: Option<(String, AttemptResult)> = None;
+        let started = Instant::now();
+        let mut first_token_sent = false;
+
+        for step in &decision.plan {
+            let Some(model) = self.router.catalog().get(&step.model).cloned() else { continue };
+            let provider = match self.providers.for_model(&model) {
+                Ok(p) => p,
+                Err(why) => {
+                    self.record_attempt(turn, decision_id, None, &model, "skipped", None, None, 0, Some(why.clone()), &emit)?;
+                    failures.push(format!("{}: {why}", model.id));
+                    continue;
+                }
+            };
+            chat.model = model.id.clone();
+            emit(Event::AttemptStarted { turn, model: model.id.clone() });
+            self.health().begin_call(&model.id, self.clock.now_ms() as u64);
+
+            let try_started = Mutex::new(Instant::now());
+            let mut last_flush = Instant::now();
+            let mut on_delta = |text: &str| {
+                let clean = crate::sanitize::strip_controls(text);
+                if !first_token_sent {
+                    first_token_sent = true;
+                    emit(Event::FirstToken { turn, after_ms: started.elapsed().as_millis() as u64 });
+                }
+                answer.push_str(&clean);
+                emit(Event::Delta { turn, text: clean.into_owned() });
+                if assistant_id.is_none() || last_flush.elapsed() >= PARTIAL_FLUSH_EVERY {
+                    last_flush = Instant::now();
+                    self.save_partial(conversation_id, &model.id, &answer, compare_lane, &mut assistant_id);
+                }
+            };
+            let mut retried: Vec<(ProviderError, Duration, u64)> = Vec::new();
+            let mut on_retry = |err: &ProviderError, wait: Duration| {
+                let mut t = try_started.lock().unwrap_or_else(|p| p.into_inner());
+                retried.push((err.clone(), wait, t.elapsed().as_millis() as u64));
+                *t = Instant::now();
+            };
+            let result = tokio::select! {
+                r = stream_with_retry(provider, &chat, &self.retry, &mut on_delta, &mut on_retry) => Some(r),
+                _ = cancel.cancelled() => None,
+            };
+            let try_ms = try_started.lock().map(|t| t.elapsed().as_millis() as u64).unwrap_or(0);
+            for (err, wait, ms) in &retried {
+                let note = format!("{}; retried after {} ms", err.message, wait.as_millis());
+                self.record_attempt(turn, decision_id, None, &model, err.class.as_str(), err.status, None, *ms, Some(note), &emit)?;
+                self.health().record(&model.id, Outcome::Failure { retry_after_ms: err.retry_after.map(|d| d.as_millis() as u64) }, self.clock.now_ms() as u64);
+            }
+            let streamed = answer.len() > prefix_len;
+            match result {
+                None => {
+                    self.record_attempt(turn, decision_id, assistant_id, &model, "cancelled", None, None, try_ms, None, &emit)?;
+                    let partial = answer.clone();
+                    outcome = Some((model.id.clone(), AttemptResult::Interrupted { partial, reason: "stopped by you".into(), usage: None }));
+                    break;
+                }
+                Some(Ok(completion)) => {
+                    self.health().record(&model.id, Outcome::Success, self.clock.now_ms() as u64);
+                    self.record_attempt(turn, decision_id, assistant_id, &model, "ok", completion.http_status, completion.first_byte_ms, try_ms, None, &emit)?;
+                    outcome = Some((model.id.clone(), AttemptResult::Answered(completion)));
+                    break;
+                }
+                Some(Err(err)) => {
+                    if counts_against_health(&err) {
+                        self.health().record(&model.id, Outcome::Failure { retry_after_ms: err.retry_after.map(|d| d.as_millis() as u64) }, self.clock.now_ms() as u64);
+                    }
+                    self.record_attempt(turn, decision_id, assistant_id, &model, err.class.as_str(), err.status, None, try_ms, Some(err.message.clone()), &emit)?;
+                    if streamed {
+                        let reason = format!("{} ({})", err.class.as_str().replace('_', " "), model.id);
+                        outcome = Some((model.id.clone(), AttemptResult::Interrupted { partial: answer.clone(), reason, usage: err.usage }));
+                        break;
+                    }
+                    failures.push(format!("{}: {}", model.id, err.class.as_str().replace('_', " ")));
+                    outcome = Some((model.id.clone(), AttemptResult::Failed(err.message.clone())));
+                }
+            }
+        }
+
+        let (model_id, result) = outcome.ok_or_else(|| anyhow!("the fallback plan was empty"))?;
+        let model = self.router.catalog().get(&model_id).cloned().ok_or_else(|| anyhow!("model {model_id} left the catalog"))?;
+        let offline = model.id == OFFLINE_MODEL;
+        let (status, usage, estimated, mut notice) = match result {
+            AttemptResult::Answered(c) => {
+                answer = if prefix_len > 0 { format!("{}{}", &answer[..prefix_len], strip(&c.text)) } else { strip(&c.text) };
+                let notice = (!failures.is_empty()).then(|| {
+                    if offline {
+                        format!("No model could answer ({}) — the offline coach answered.", failures.join("; "))
+                    } else {
+                        format!("{} answered after fallback ({}).", model.id, failures.join("; "))
+                    }
+                });
+                (TurnStatus::Complete, c.usage, c.usage_estimated, notice)
+            }
+            AttemptResult::Interrupted { partial, reason, usage } => {
+                answer = partial;
+                let usage = usage.unwrap_or_else(|| estimate_usage(&chat, &answer));
+                (TurnStatus::Partial, usage, true, Some(format!("Answer interrupted: {reason}. The partial answer is kept.")))
+            }
+            AttemptResult::Failed(message) => {
+                let notice = format!("No answer: {message}");
+                (TurnStatus::Failed, Usage::default(), false, Some(notice))
+            }
+        };
+        if offline && notice.is_none() && !self.providers.any_remote() {
+            notice = Some("Offline coach: no API key is configured. Set ANTHROPIC_API_KEY (or enable a local endpoint) for model answers.".to_string());
+        }
+
+        let stored_status = match status {
+            TurnStatus::Complete => MessageStatus::Complete,
+            TurnStatus::Partial => MessageStatus::Partial,
+            TurnStatus::Failed => MessageStatus::Failed,
+        };
+        let now = self.clock.now_ms();
+        let cost = model.cost(&usage);
+        let assistant_message_id = {
+            let store = self.store();
+            let id = match assistant_id {
+                Some(id) => {
+                    store.update_message(id, &answer, stored_status)?;
+                    id
+                }
+                None => {
+                    let mut msg = NewMessage::assistant(conversation_id, model.id.clone(), answer.clone(), stored_status, now);
+                    msg.compare_lane = compare_lane.map(i64::from);
+                    store.insert_message(&msg)?
+                }
+            };
+            if status != TurnStatus::Failed {
+                let upgrade = self.router.catalog().get(&self.router.policy().upgrade_model);
+                store.insert_usage(&NewUsage {
+                    conversation_id: Some(conversation_id),
+                    message_id: Some(id),
+                    decision_id: Some(decision_id),
+                    kind: crate::store::types::usage_kind::COACHING.to_string(),
+                    model: model.id.clone(),
+                    usage,
+                    cost_usd: cost,
+                    upgrade_equiv_cost_usd: upgrade.map_or(cost, |u| u.cost(&usage)),
+                    no_cache_cost_usd: model.cost_without_cache(&usage),
+                    estimated,
+                    created_at: now,
+                })?;
+            }
+            id
+        };
+        if self.config.settings.logging.log_model_usage {
+            tracing::info!(turn, model = %model.id, input = usage.input_tokens, output = usage.output_tokens,
+                cache_write = usage.cache_creation_input_tokens, cache_read = usage.cache_read_input_tokens,
+                cost_usd = cost, status = status.as_str(), "model usage");
+        }
+        let costs = self.cost_snapshot(conversation_id, cost)?;
+        let summary = TurnSummary {
+            conversation_id,
+            assistant_message_id: Some(assistant_message_id),
+            model: model.id.clone(),
+            status,
+            offline,
+            usage,
+            cost_usd: cost,
+            costs,
+            notice,
+        };
+        emit(Event::TurnFinished { turn, summary: summary.clone() });
+        Ok(summary)
+    }
+
+    fn save_partial(&self, conversation_id: i64, model: &str, text: &str, lane: Option<u8>, id: &mut Option<i64>) {
+        let store = self.store();
+        let result = match *id {
+            Some(existing) => store.update_message(existing, text, MessageStatus::Partial).map(|_| existing),
+            None => {
+                let mut msg = NewMessage::assistant(conversation_id, model, text, MessageStatus::Partial, self.clock.now_ms());
+                msg.compare_lane = lane.map(i64::from);
+                store.insert_message(&msg)
+            }
+        };
+        match result {
+            Ok(saved) => *id = Some(saved),
+            Err(e) => tracing::warn!("could not save the partial answer: {e}"),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_attempt(
+        &self,
+        turn: TurnId,
+        decision_id: i64,
+        assistant_message_id: Option<i64>,
+        model: &ModelSpec,
+        outcome: &str,
+        http_status: Option<u16>,
+        first_byte_ms: Option<u64>,
+        duration_ms: u64,
+        note: Option<String>,
+        emit: &dyn Fn(Event),
+    ) -> anyhow::Result<()> {
+        let report = AttemptReport {
+            model: model.id.clone(),
+            provider: model.provider.to_string(),
+            outcome: outcome.to_string(),
+            http_status,
+            first_byte_ms,
+            duration_ms,
+            note: note.clone(),
+        };
+        self.store().insert_attempt(&NewAttempt {
+            decision_id,
+            assistant_message_id,
+            model: model.id.clone(),
+            provider: model.provider.to_string(),
+            outcome: outcome.to_string(),
+            http_status,
+            first_byte_ms,
+            duration_ms,
+            note,
+            created_at: self.clock.now_ms(),
+        })?;
+        tracing::info!(turn, model = %report.model, outcome = %report.outcome, status = ?report.http_status, "attempt");
+        emit(Event::AttemptFinished { turn, attempt: report });
+        Ok(())
+    }
+
+    /// The cost meter: this turn, the conversation, today and this month (local time).
+    pub fn cost_snapshot(&self, conversation_id: i64, turn_cost: f64) -> anyhow::Result<CostSnapshot> {
+        let now = self.clock.now_ms();
+        let (day_start, month_start) = self.clock.local_day_and_month_start(now);
+        let store = self.store();
+        let conversation = store.conversation_costs(conversation_id)?;
+        let today = store.costs_between(day_start, now + 1)?;
+        let month = store.costs_between(month_start, now + 1)?;
+        Ok(CostSnapshot {
+            turn: turn_cost,
+            conversation: conversation.cost_usd,
+            today: today.cost_usd,
+            month: month.cost_usd,
+            month_if_all_upgrade: month.upgrade_equiv_cost_usd,
+            month_cache_savings: month.cache_savings_usd(),
+            monthly_budget: self.config.monthly_budget(),
+        })
+    }
+
+    /// Runs a whole turn (begin + run) for faces that do not need the ids first.
+    pub async fn send(&self, turn: TurnId, req: &SendRequest, events: &UnboundedSender<Event>, cancel: CancelSignal) -> anyhow::Result<TurnSummary> {
+        let (conversation_id, user_message_id) = self.begin_turn(req, ConversationKind::Chat)?;
+        let _ = events.send(Event::TurnStarted { turn, conversation_id, user_message_id, compare_lane: None });
+        self.run_turn(turn, req, conversation_id, user_message_id, None, events, cancel).await
+    }
+}
+
+fn strip(text: &str) -> String {
+    crate::sanitize::strip_controls(text).into_owned()
+}
+
+/// Auth, bad requests and spend limits say nothing about the model's health.
+fn counts_against_health(err: &ProviderError) -> bool {
+    use crate::providers::ErrorClass::*;
+    !matches!(err.class, Auth | BadRequest | SpendLimit | ContextTooLong)
+}
+
+fn estimate_usage(req: &ChatRequest, answer: &str) -> Usage {
+    Usage {
+        input_tokens: req.estimated_input_tokens(),
+        output_tokens: crate::routing::tokens::estimate_tokens(answer),
+        ..Usage::default()
+    }
+}
