@@ -1,0 +1,95 @@
+//! The JSON Schema of a verdict, for the providers' structured-output mechanisms: OpenAI
+//! `response_format: {type: "json_schema", json_schema: {name, strict: true, schema}}` and the
+//! `input_schema` of the Anthropic forced tool.
+//!
+//! It keeps to the subset every strict mode accepts: every property required,
+//! `additionalProperties: false` on every object, enums, and no numeric or length keywords
+//! (`minimum`, `maxLength`, …), which some strict modes reject. Ranges and lengths are stated
+//! in the descriptions and enforced by [`super::parse_verdict`].
+
+use serde_json::{Map, Value, json};
+
+use super::verdict::{FIELDS, GrowStage, RATIONALE_MAX_CHARS, TOPIC_MAX_CHARS};
+use crate::routing::types::{EscalationRisk, SignalKind};
+
+/// The schema's name (OpenAI `json_schema.name`, the Anthropic tool's name).
+pub const SCHEMA_NAME: &str = "grow_analyzer_verdict";
+
+/// What each signal means, for the model reading the schema (DESIGN.md, routing contract).
+fn signal_description(kind: SignalKind) -> &'static str {
+    match kind {
+        SignalKind::LongContext => "the conversation is long and its history matters",
+        SignalKind::ComplexDecision => {
+            "weighing several options with real trade-offs (job offers, moves, study vs work)"
+        }
+        SignalKind::DeepReflection => {
+            "recurring self-defeating patterns, 'why do I always...' (not a pattern already overcome)"
+        }
+        SignalKind::StrategicPlanning => "career pivots, multi-year plans, long-range strategy",
+        SignalKind::EscalationPrep => "the person may need a human professional, or asks for one",
+        SignalKind::Distress => "severe but not acute distress: burnout, panic, hopelessness",
+        SignalKind::Crisis => "acute risk: self-harm or suicidal intent",
+    }
+}
+
+/// The verdict schema; `additionalProperties: false` on every object.
+pub fn json_schema() -> Value {
+    let signal_props: Map<String, Value> = SignalKind::ALL
+        .into_iter()
+        .map(|kind| {
+            (
+                kind.as_str().to_string(),
+                json!({
+                    "type": "number",
+                    "description": format!(
+                        "0 to 1: how strongly this applies: {}",
+                        signal_description(kind)
+                    ),
+                }),
+            )
+        })
+        .collect();
+    let risks = [
+        EscalationRisk::None,
+        EscalationRisk::Low,
+        EscalationRisk::Medium,
+        EscalationRisk::High,
+    ]
+    .map(EscalationRisk::as_str);
+    json!({
+        "type": "object",
+        "properties": {
+            "signals": {
+                "type": "object",
+                "description": "a score from 0 to 1 for each of the seven signals",
+                "properties": signal_props,
+                "required": SignalKind::ALL.map(SignalKind::as_str),
+                "additionalProperties": false,
+            },
+            "escalation_risk": {
+                "type": "string",
+                "enum": risks,
+                "description": "how much the person may need a human professional",
+            },
+            "crisis": {
+                "type": "boolean",
+                "description": "true only for acute risk: self-harm or suicidal intent",
+            },
+            "grow_stage": {
+                "type": "string",
+                "enum": GrowStage::ALL.map(GrowStage::as_str),
+                "description": "the GROW stage of the message: goal, reality, options, will, or other",
+            },
+            "topic": {
+                "type": "string",
+                "description": format!("what the message is about, a few words, at most {TOPIC_MAX_CHARS} characters"),
+            },
+            "rationale": {
+                "type": "string",
+                "description": format!("one sentence, at most {RATIONALE_MAX_CHARS} characters: why these scores"),
+            },
+        },
+        "required": FIELDS,
+        "additionalProperties": false,
+    })
+}
