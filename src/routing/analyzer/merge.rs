@@ -49,8 +49,13 @@ impl Default for MergePolicy {
 /// - `crisis`: a false alarm costs an upgrade and a safety notice; a missed crisis can cost
 ///   a life. The detector's word stands.
 /// - `long_context`: a count of prior turns, a fact; the analyzer sees only the last few.
+/// - `escalation_prep`: often rests on the known risk level in context, which the analyzer
+///   does not see; and when in doubt, pointing someone to a human is the safe side.
 fn never_lowered(kind: SignalKind) -> bool {
-    matches!(kind, SignalKind::Crisis | SignalKind::LongContext)
+    matches!(
+        kind,
+        SignalKind::Crisis | SignalKind::LongContext | SignalKind::EscalationPrep
+    )
 }
 
 /// Merges a verdict into the deterministic signals. Rules, in order:
@@ -63,7 +68,8 @@ fn never_lowered(kind: SignalKind) -> bool {
 ///    analyzer's (the max), source `Merged`, evidence keeps the detector's phrase.
 /// 4. **Lower, only when confident.** An analyzer score below `lower_below_confidence`
 ///    lowers a deterministic signal to that score (source `Merged`, evidence kept) — except
-///    `crisis` and `long_context`, which are never lowered (see [`never_lowered`]).
+///    `crisis`, `long_context` and `escalation_prep`, which are never lowered (see
+///    [`never_lowered`]).
 /// 5. **Confirm.** An analyzer score between, at least `min_analyzer_score`, marks the
 ///    deterministic signal `Merged` without changing its score.
 /// 6. **Nothing is removed.** Every deterministic kind is in the output.
@@ -141,10 +147,9 @@ pub fn merge(
 
 /// Rules 3–5 for one deterministic signal.
 fn judge(det: &mut Signal, analyzer: f32, policy: &MergePolicy) {
-    if analyzer > det.score {
-        det.score = analyzer;
-        det.source = SignalSource::Merged;
-    } else if analyzer < policy.lower_below_confidence && !never_lowered(det.kind) {
+    let raise = analyzer > det.score;
+    let confident_lower = analyzer < policy.lower_below_confidence && !never_lowered(det.kind);
+    if raise || confident_lower {
         det.score = analyzer;
         det.source = SignalSource::Merged;
     } else if analyzer >= policy.min_analyzer_score {
