@@ -651,6 +651,21 @@ fn text_that_is_not_one_json_object_is_rejected() {
             .message
             .starts_with("the answer is not valid JSON")
     );
+    // A repeated key is ambiguous: refused, not resolved silently.
+    let twice = valid_json()
+        .to_string()
+        .replace("\"crisis\":false", "\"crisis\":true,\"crisis\":false");
+    assert!(
+        twice.contains("\"crisis\":true,\"crisis\":false"),
+        "{twice}"
+    );
+    let err = parse_verdict(twice.as_str()).unwrap_err();
+    assert!(
+        err.problems()[0]
+            .message
+            .starts_with("the answer has a duplicate key `crisis` at line 1"),
+        "{err}"
+    );
     let trailing = format!("{} and more", valid_json());
     assert!(parse_verdict(trailing.as_str()).is_err());
     let big = " ".repeat(10) + &"x".repeat(20_000);

@@ -15,6 +15,7 @@
 pub mod merge;
 pub mod presets;
 pub mod schema;
+mod strict_json;
 pub mod verdict;
 
 pub use merge::{MergePolicy, merge};
@@ -22,7 +23,9 @@ pub use presets::{
     AnalyzerPresets, AnalyzerSettings, BUILTIN_PRESETS, BUILTIN_PRESETS_FILE, Preset,
     ResolvedAnalyzer, SettingsError,
 };
-pub use schema::{SCHEMA_NAME, json_schema};
+pub use schema::{
+    SCHEMA_NAME, anthropic_tool, anthropic_tool_choice, json_schema, openai_response_format,
+};
 pub use verdict::{
     AnalyzerVerdict, GrowStage, Problem, SignalScores, VerdictError, VerdictInput, parse_verdict,
 };

@@ -93,3 +93,47 @@ pub fn json_schema() -> Value {
         "additionalProperties": false,
     })
 }
+
+/// The OpenAI `response_format` value that constrains an answer to a verdict.
+pub fn openai_response_format() -> Value {
+    json!({
+        "type": "json_schema",
+        "json_schema": {
+            "name": SCHEMA_NAME,
+            "strict": true,
+            "schema": json_schema(),
+        },
+    })
+}
+
+/// The Anthropic tool whose input is a verdict; force it with [`anthropic_tool_choice`] and
+/// read the `tool_use` block's `input` with `parse_verdict(&input)`.
+pub fn anthropic_tool() -> Value {
+    json!({
+        "name": SCHEMA_NAME,
+        "description": "Record your analysis of the person's latest message as scores and labels.",
+        "input_schema": json_schema(),
+    })
+}
+
+/// The Anthropic `tool_choice` that forces [`anthropic_tool`].
+pub fn anthropic_tool_choice() -> Value {
+    json!({ "type": "tool", "name": SCHEMA_NAME })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_wrappers_carry_the_schema() {
+        let rf = openai_response_format();
+        assert_eq!(rf["type"], "json_schema");
+        assert_eq!(rf["json_schema"]["strict"], true);
+        assert_eq!(rf["json_schema"]["name"], SCHEMA_NAME);
+        assert_eq!(rf["json_schema"]["schema"], json_schema());
+        let tool = anthropic_tool();
+        assert_eq!(tool["input_schema"], json_schema());
+        assert_eq!(anthropic_tool_choice()["name"], tool["name"]);
+    }
+}

@@ -295,7 +295,7 @@ impl<'a> From<&'a Value> for VerdictInput<'a> {
 }
 
 /// Parses and validates an analyzer answer. Text must be exactly one JSON object (no prose,
-/// no code fence); every field is checked and every problem is reported.
+/// no code fence, no repeated key); every field is checked and every problem is reported.
 pub fn parse_verdict<'a>(
     input: impl Into<VerdictInput<'a>>,
 ) -> Result<AnalyzerVerdict, VerdictError> {
@@ -325,8 +325,14 @@ fn parse_text(text: &str) -> Result<Value, VerdictError> {
             "the answer is wrapped in a Markdown code fence; send the bare JSON object",
         ));
     }
-    serde_json::from_str(trimmed)
-        .map_err(|e| VerdictError::single("", format!("the answer is not valid JSON ({e})")))
+    super::strict_json::parse(trimmed).map_err(|e| {
+        let message = if e.is_data() {
+            format!("the answer has a {e}")
+        } else {
+            format!("the answer is not valid JSON ({e})")
+        };
+        VerdictError::single("", message)
+    })
 }
 
 /// Collects every problem of a JSON value; builds the verdict only when there are none.
@@ -374,21 +380,9 @@ fn from_value(value: &Value) -> Result<AnalyzerVerdict, VerdictError> {
         .map(|i| GrowStage::ALL[i])
     });
     let topic = field(obj, "topic", &mut problems)
-        .and_then(|v| text(v, "topic", &mut problems))
-        .filter(|t| {
-            let found = topic_problems(t);
-            let ok = found.is_empty();
-            problems.extend(found);
-            ok
-        });
+        .and_then(|v| text(v, "topic", topic_problems, &mut problems));
     let rationale = field(obj, "rationale", &mut problems)
-        .and_then(|v| text(v, "rationale", &mut problems))
-        .filter(|t| {
-            let found = rationale_problems(t);
-            let ok = found.is_empty();
-            problems.extend(found);
-            ok
-        });
+        .and_then(|v| text(v, "rationale", rationale_problems, &mut problems));
     VerdictError::from_problems(problems)?;
     match (
         scores,
@@ -520,9 +514,20 @@ fn enumerated<const N: usize>(
     }
 }
 
-fn text<'v>(value: &'v Value, path: &str, problems: &mut Vec<Problem>) -> Option<&'v str> {
+/// A string field that passes `rules`; anything else is recorded as problems.
+fn text<'v>(
+    value: &'v Value,
+    path: &str,
+    rules: fn(&str) -> Vec<Problem>,
+    problems: &mut Vec<Problem>,
+) -> Option<&'v str> {
     match value {
-        Value::String(s) => Some(s),
+        Value::String(s) => {
+            let found = rules(s);
+            let ok = found.is_empty();
+            problems.extend(found);
+            ok.then_some(s.as_str())
+        }
         other => {
             problems.push(Problem::new(
                 path,
