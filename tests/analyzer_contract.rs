@@ -1191,3 +1191,16 @@ fn cache_key_uses_only_the_last_context_turns() {
     assert_eq!(none.key_for("m", &["a", "b"]), cache_key("m", &[]));
     assert_eq!(c.key_for("m", &["a"]), cache_key("m", &["a"]));
 }
+
+#[test]
+fn cache_follows_the_resolved_settings() {
+    let presets = AnalyzerPresets::builtin().unwrap();
+    let catalog = Catalog::builtin().unwrap();
+    let resolve = |src: &str| settings(src).resolve(&presets, &catalog).unwrap();
+
+    let cheap = AnalyzerCache::for_settings(&resolve("[analyzer]\npreset = \"cheap\"\n")).unwrap();
+    assert_eq!((cheap.capacity().get(), cheap.context_turns()), (4_096, 2));
+    assert!(AnalyzerCache::for_settings(&resolve("[analyzer]\npreset = \"off\"\n")).is_none());
+    let no_cache = resolve("[analyzer]\npreset = \"fast\"\ncache = false\n");
+    assert!(AnalyzerCache::for_settings(&no_cache).is_none());
+}

@@ -10,7 +10,7 @@ use std::num::NonZeroUsize;
 
 use lru::LruCache;
 
-use crate::routing::analyzer::AnalyzerVerdict;
+use crate::routing::analyzer::{AnalyzerVerdict, ResolvedAnalyzer};
 
 /// Separates this hash from any other blake3 use; bump when the key layout changes.
 const KEY_CONTEXT: &str = "grow analyzer cache key v1";
@@ -62,6 +62,13 @@ impl AnalyzerCache {
             hits: 0,
             misses: 0,
         }
+    }
+
+    /// The cache a resolved `[analyzer]` section asks for; `None` when the analyzer or its
+    /// cache is off.
+    pub fn for_settings(settings: &ResolvedAnalyzer) -> Option<Self> {
+        let capacity = settings.cache_size.filter(|_| settings.is_enabled())?;
+        Some(AnalyzerCache::new(capacity, settings.context_turns))
     }
 
     /// The key of `message` given the conversation's turns so far (oldest first); only the
