@@ -1204,3 +1204,10 @@ fn cache_follows_the_resolved_settings() {
     let no_cache = resolve("[analyzer]\npreset = \"fast\"\ncache = false\n");
     assert!(AnalyzerCache::for_settings(&no_cache).is_none());
 }
+
+#[test]
+fn schema_snapshot() {
+    // The exact schema sent to providers; a change here is a contract change.
+    let pretty = serde_json::to_string_pretty(&json_schema()).unwrap();
+    insta::assert_snapshot!("verdict_schema", pretty);
+}

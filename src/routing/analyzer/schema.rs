@@ -6,6 +6,10 @@
 //! `additionalProperties: false` on every object, enums, and no numeric or length keywords
 //! (`minimum`, `maxLength`, …), which some strict modes reject. Ranges and lengths are stated
 //! in the descriptions and enforced by [`super::parse_verdict`].
+//!
+//! Properties come out in alphabetical order (`serde_json` without `preserve_order`). Models
+//! tend to answer in schema order, which puts `rationale` before `signals`: the reason is
+//! written before the scores, not made up after them.
 
 use serde_json::{Map, Value, json};
 
@@ -42,7 +46,7 @@ pub fn json_schema() -> Value {
                 json!({
                     "type": "number",
                     "description": format!(
-                        "0 to 1: how strongly this applies: {}",
+                        "how strongly this applies, 0 to 1: {}",
                         signal_description(kind)
                     ),
                 }),
