@@ -1211,3 +1211,21 @@ fn schema_snapshot() {
     let pretty = serde_json::to_string_pretty(&json_schema()).unwrap();
     insta::assert_snapshot!("verdict_schema", pretty);
 }
+
+#[test]
+fn analyzer_status_maps_to_signal_origin() {
+    use grow::routing::analyzer::AnalyzerStatus::*;
+    for (status, origin, failure, text) in [
+        (Off, SignalOrigin::Deterministic, false, "off"),
+        (Used, SignalOrigin::Analyzer, false, "used"),
+        (Cached, SignalOrigin::Analyzer, false, "cached"),
+        (TimedOut, SignalOrigin::Fallback, true, "timed_out"),
+        (CircuitOpen, SignalOrigin::Fallback, false, "circuit_open"),
+        (Invalid, SignalOrigin::Fallback, true, "invalid"),
+        (Failed, SignalOrigin::Fallback, true, "failed"),
+    ] {
+        assert_eq!(status.signal_origin(), origin, "{status}");
+        assert_eq!(status.is_failure(), failure, "{status}");
+        assert_eq!(serde_json::to_value(status).unwrap(), json!(text));
+    }
+}

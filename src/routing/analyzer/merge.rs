@@ -68,8 +68,9 @@ fn never_lowered(kind: SignalKind) -> bool {
 ///    analyzer's (the max), source `Merged`, evidence keeps the detector's phrase.
 /// 4. **Lower, only when confident.** An analyzer score below `lower_below_confidence`
 ///    lowers a deterministic signal to that score (source `Merged`, evidence kept) — except
-///    `crisis`, `long_context` and `escalation_prep`, which are never lowered (see
-///    [`never_lowered`]).
+///    `crisis`, `long_context` and `escalation_prep`, which are never lowered: a missed
+///    crisis or a missed need for a human costs far more than an upgrade, and the turn
+///    count and the known risk level are facts the analyzer does not see.
 /// 5. **Confirm.** An analyzer score between, at least `min_analyzer_score`, marks the
 ///    deterministic signal `Merged` without changing its score.
 /// 6. **Nothing is removed.** Every deterministic kind is in the output.

@@ -149,7 +149,7 @@ impl Serialize for SignalScores {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "serde_json::Value")]
 pub struct AnalyzerVerdict {
-    /// A score in [0,1] for each of the seven signal kinds.
+    /// A score in 0..=1 for each of the seven signal kinds.
     #[serde(rename = "signals")]
     pub scores: SignalScores,
     pub escalation_risk: EscalationRisk,
