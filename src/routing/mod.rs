@@ -1,6 +1,7 @@
 //! The routing core: signals, selector, fallback plan, model health. Pure and synchronous:
 //! no I/O, no clock reads (time is passed in as milliseconds), no globals.
 
+pub mod analyzer;
 pub mod health;
 pub mod plan;
 pub mod selector;
