@@ -73,7 +73,7 @@ pub enum SignalSource {
     Merged,
 }
 
-/// One fired signal: its kind, a score in [0,1], and the phrase or fact that fired it.
+/// One fired signal: its kind, a score in 0..=1, and the phrase or fact that fired it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signal {
     pub kind: SignalKind,
