@@ -1,4 +1,7 @@
 //! The routing core: signals, selector, fallback plan, model health. Pure and synchronous:
 //! no I/O, no clock reads (time is passed in as milliseconds), no globals.
 
+pub mod lexicon;
+pub mod signals;
+pub mod tokens;
 pub mod types;
