@@ -67,6 +67,8 @@ pub(crate) struct Rule {
     /// Group set ids that must all match within `Lexicon::window` bytes of each other.
     pub groups: Vec<SetId>,
     pub score: f32,
+    /// Bytes within which the groups must match (the rule's own, or the lexicon's).
+    pub window: u32,
 }
 
 /// Facts from context (turn count, risk level) turned into scores.
@@ -96,7 +98,6 @@ pub struct Lexicon {
     pub(crate) set_names: Vec<String>,
     pub(crate) guards: Vec<Guard>,
     pub(crate) rules: Vec<Rule>,
-    pub(crate) window: u32,
     pub(crate) min_report_score: f32,
     pub(crate) evidence_max_bytes: u32,
     pub(crate) context: ContextScores,
@@ -175,6 +176,9 @@ struct RuleDef {
     signal: String,
     all: Vec<String>,
     score: f32,
+    /// Tighter co-occurrence window for this rule, in bytes.
+    #[serde(default)]
+    window: Option<u32>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -311,10 +315,18 @@ impl<'a> Builder<'a> {
                 groups.push(id);
                 used.push(name.as_str());
             }
+            if r.window == Some(0) {
+                return Err(self.err(
+                    &toml_path!["rules", i, "window"],
+                    "`window` must be greater than 0",
+                    None,
+                ));
+            }
             rules.push(Rule {
                 signal,
                 groups,
                 score: r.score,
+                window: r.window.unwrap_or(def.settings.cooccurrence_window),
             });
         }
         for name in group_ids.keys() {
@@ -362,7 +374,6 @@ impl<'a> Builder<'a> {
             set_names: self.set_names,
             guards,
             rules,
-            window: def.settings.cooccurrence_window,
             min_report_score: def.settings.min_report_score,
             evidence_max_bytes: def.settings.evidence_max_bytes,
             context: ContextScores {

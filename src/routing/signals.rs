@@ -238,7 +238,7 @@ fn scan(lexicon: &Lexicon, text: &str) -> Hits {
 
 /// The best-scoring instance of `rule`, if all its groups match within the window.
 fn best_instance(lexicon: &Lexicon, hits: &Hits, rule: &Rule) -> Option<Instance> {
-    let window = lexicon.window;
+    let window = rule.window;
     let mut best: Option<Instance> = None;
     let mut consider = |parts: &[&Hit]| {
         let start = parts.iter().map(|h| h.start).min().unwrap_or(0);
