@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod cli;
 pub mod coach;
 pub mod config;
+pub mod logging;
 pub mod providers;
 pub mod routing;
 pub mod sanitize;

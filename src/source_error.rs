@@ -27,10 +27,10 @@ impl From<usize> for PathSeg {
     }
 }
 
-/// Builds a path: `path!["models", 3, "tier"]`.
+/// Builds a path (an array of segments): `toml_path!["models", 3, "tier"]`.
 #[macro_export]
 macro_rules! toml_path {
-    ($($seg:expr),* $(,)?) => { vec![$($crate::source_error::PathSeg::from($seg)),*] };
+    ($($seg:expr),* $(,)?) => { [$($crate::source_error::PathSeg::from($seg)),*] };
 }
 
 /// A problem in a file, located as precisely as the document allows.

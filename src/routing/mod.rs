@@ -1,7 +1,10 @@
 //! The routing core: signals, selector, fallback plan, model health. Pure and synchronous:
 //! no I/O, no clock reads (time is passed in as milliseconds), no globals.
 
+pub mod health;
 pub mod lexicon;
+pub mod plan;
+pub mod selector;
 pub mod signals;
 pub mod tokens;
 pub mod types;
