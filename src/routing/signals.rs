@@ -253,10 +253,7 @@ fn best_instance(lexicon: &Lexicon, hits: &Hits, rule: &Rule) -> Option<Instance
                 }
             }
         }
-        let mut score = rule.score;
-        for h in parts {
-            score *= guard_factor(lexicon, hits, h, rule.signal);
-        }
+        let score = rule.score * guard_factor(lexicon, hits, parts, rule.signal);
         if score > 0.0 && best.is_none_or(|b| score > b.score) {
             let mut inst = Instance {
                 score,
@@ -292,22 +289,26 @@ fn best_instance(lexicon: &Lexicon, hits: &Hits, rule: &Rule) -> Option<Instance
     best
 }
 
-/// The product of the factors of every guard that applies to `kind` and covers `cue`.
-fn guard_factor(lexicon: &Lexicon, hits: &Hits, cue: &Hit, kind: SignalKind) -> f32 {
+/// The product of the factors of every guard that applies to `kind` and covers any of the
+/// phrases of a rule instance (each guard counts once per instance).
+fn guard_factor(lexicon: &Lexicon, hits: &Hits, parts: &[&Hit], kind: SignalKind) -> f32 {
     let mut factor = 1.0;
     for guard in &lexicon.guards {
         if guard.signals & signal_bit(kind) == 0 {
             continue;
         }
-        let covered = hits.of_set(guard.set).any(|g| match guard.scope {
+        let covers = |g: &Hit, cue: &Hit| match guard.scope {
             GuardScope::Message => true,
             GuardScope::Before => precedes_in_clause(hits, lexicon, g, cue, guard.window),
             GuardScope::Clause => {
                 precedes_in_clause(hits, lexicon, g, cue, guard.window)
                     || precedes_in_clause(hits, lexicon, cue, g, guard.window)
             }
-        });
-        if covered {
+        };
+        if hits
+            .of_set(guard.set)
+            .any(|g| parts.iter().any(|cue| covers(g, cue)))
+        {
             factor *= guard.factor;
         }
     }
@@ -566,6 +567,120 @@ mod tests {
             safety_of(&[sig(SignalKind::Distress, 0.4)], 0.5),
             Safety::None
         );
+    }
+
+    #[test]
+    fn negation_stops_at_clause_breaks() {
+        // "not" negates "happy", not the decision after the comma.
+        assert!(fires(
+            "I'm not happy at work, and I'm torn between two offers",
+            SignalKind::ComplexDecision
+        ));
+        // Phrases that contain a negation but do not negate ("not sure which") keep the cue.
+        assert!(fires(
+            "I'm not sure which offer to take, they both have real downsides",
+            SignalKind::ComplexDecision
+        ));
+        // 是不是 is a question, not a negation.
+        assert!(fires("我是不是该转行了？", SignalKind::StrategicPlanning));
+    }
+
+    #[test]
+    fn weak_evidence_is_reported_below_the_threshold() {
+        let s = score(
+            "Why do I always feel sleepy after lunch?",
+            SignalKind::DeepReflection,
+        );
+        assert!(s > 0.0 && s < DEFAULT_UPGRADE_THRESHOLD, "{s}");
+    }
+
+    #[test]
+    fn crisis_ignores_generic_negation_but_honours_explicit_denial() {
+        // "can't stop" must not cancel the crisis cue that follows it.
+        assert!(fires(
+            "I can't stop thinking about killing myself",
+            SignalKind::Crisis
+        ));
+        assert!(!fires(
+            "I'm not suicidal, just exhausted by this project",
+            SignalKind::Crisis
+        ));
+    }
+
+    const MINI: &str = r#"
+[settings]
+cooccurrence_window = 40
+guard_window = 20
+min_report_score = 0.1
+evidence_max_bytes = 30
+
+[context]
+long_context_base = 0.6
+escalation_medium = 0.7
+escalation_high = 0.9
+
+[breaks]
+en = [","]
+
+[groups.a]
+en = ["alpha"]
+exclude = ["alpha beta"]
+
+[groups.b]
+en = ["gamma", "delta*"]
+
+[[guards]]
+name = "past"
+scope = "clause"
+factor = 0.5
+signals = ["deep_reflection"]
+en = ["once"]
+
+[[guards]]
+name = "resolved"
+scope = "message"
+factor = 0.5
+signals = ["deep_reflection"]
+en = ["done"]
+
+[[rules]]
+signal = "deep_reflection"
+all = ["a", "b"]
+score = 0.8
+"#;
+
+    fn mini(message: &str) -> f32 {
+        let lex = Lexicon::parse("mini.toml", MINI).unwrap_or_else(|e| panic!("{e}"));
+        let ctx = SignalContext {
+            message,
+            prior_turns: 0,
+            escalation_risk: EscalationRisk::None,
+            long_context_turns: 40,
+        };
+        detect(&lex, &ctx).first().map_or(0.0, |s| s.score)
+    }
+
+    #[test]
+    fn rules_need_all_groups_within_the_window() {
+        assert!((mini("alpha then gamma") - 0.8).abs() < 1e-6);
+        assert_eq!(mini("alpha alone"), 0.0);
+        let far = format!("alpha {} gamma", "x".repeat(60));
+        assert_eq!(mini(&far), 0.0);
+        // Stems match word prefixes; plain phrases need a word boundary.
+        assert!(mini("alpha deltas") > 0.0);
+        assert_eq!(mini("alphabet gamma"), 0.0);
+    }
+
+    #[test]
+    fn exclusions_and_guard_scopes() {
+        assert_eq!(mini("alpha beta gamma"), 0.0, "look-alike cancels the cue");
+        // `clause` guard reaches either side, but not across a break.
+        assert!((mini("once alpha gamma") - 0.4).abs() < 1e-6);
+        assert!((mini("alpha gamma once") - 0.4).abs() < 1e-6);
+        assert!((mini("once, alpha gamma") - 0.8).abs() < 1e-6);
+        // `message` guard applies anywhere; factors multiply.
+        assert!((mini("alpha gamma, all done") - 0.4).abs() < 1e-6);
+        assert!((mini("once alpha gamma, all done") - 0.2).abs() < 1e-6);
     }
 
     #[test]
