@@ -3,6 +3,9 @@
 
 pub mod analyzer;
 pub mod health;
+pub mod lexicon;
 pub mod plan;
 pub mod selector;
+pub mod signals;
+pub mod tokens;
 pub mod types;

@@ -1,0 +1,747 @@
+//! The signal lexicon: cue phrases grouped into concepts, rules that combine concepts into
+//! signals, and guards (negation, past/resolved, look-alike exclusions) that lower or cancel
+//! a match. The data lives in `assets/signals.toml`; this module validates it and compiles
+//! every phrase of every set into one Aho-Corasick automaton, so detection is a single pass.
+//!
+//! Phrase syntax: plain text, matched case-insensitively (ASCII). A phrase that starts or
+//! ends with an ASCII letter or digit must sit on a word boundary on that side, unless it ends
+//! with `*` (a stem: `sabotag*` matches "sabotage", "sabotaging"). Chinese needs no
+//! boundaries. A phrase with an apostrophe also matches its curly (`’`) and bare (`dont`)
+//! spellings.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use serde::Deserialize;
+
+use crate::routing::types::SignalKind;
+use crate::source_error::{PathSeg, SourceError, nearest};
+use crate::toml_path;
+
+pub const BUILTIN_LEXICON: &str = include_str!("../../assets/signals.toml");
+pub const BUILTIN_LEXICON_FILE: &str = "assets/signals.toml";
+
+/// Index of a phrase set (a group, a guard, the clause breaks, or an exclusion list).
+pub(crate) type SetId = u16;
+
+/// What a phrase set is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SetRole {
+    /// Cue phrases of a concept group, used by rules.
+    Group,
+    /// Phrases of a guard (index into `Lexicon::guards`).
+    Guard(u16),
+    /// Clause boundaries: punctuation and conjunctions that end a guard's reach.
+    Break,
+    /// Look-alikes: a match of this set cancels any overlapping match of `target`.
+    Exclude { target: SetId },
+}
+
+/// How far a guard reaches from its phrase to a cue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardScope {
+    /// The guard phrase precedes the cue in the same clause, within `window` bytes.
+    Before,
+    /// The guard phrase is in the same clause as the cue, before or after, within `window`.
+    Clause,
+    /// Anywhere in the message.
+    Message,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Guard {
+    pub scope: GuardScope,
+    pub window: u32,
+    /// Multiplies the score of a rule instance that uses a guarded cue (0 cancels it).
+    pub factor: f32,
+    /// Bit set of `SignalKind` indices the guard applies to.
+    pub signals: u8,
+    /// The phrase set holding the guard's phrases.
+    pub set: SetId,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub signal: SignalKind,
+    /// Group set ids that must all match within `Lexicon::window` bytes of each other.
+    pub groups: Vec<SetId>,
+    pub score: f32,
+    /// Bytes within which the groups must match (the rule's own, or the lexicon's).
+    pub window: u32,
+}
+
+/// Facts from context (turn count, risk level) turned into scores.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ContextScores {
+    pub long_context_base: f32,
+    pub escalation_medium: f32,
+    pub escalation_high: f32,
+}
+
+/// One literal in the automaton: its boundary requirements and the sets it belongs to.
+#[derive(Debug, Clone)]
+pub(crate) struct PatternInfo {
+    pub left_boundary: bool,
+    pub right_boundary: bool,
+    /// Range into `Lexicon::pattern_sets`.
+    pub sets: (u32, u32),
+}
+
+/// The compiled lexicon. Immutable after load; `Send + Sync`, share it by reference.
+#[derive(Debug, Clone)]
+pub struct Lexicon {
+    pub(crate) automaton: AhoCorasick,
+    pub(crate) patterns: Vec<PatternInfo>,
+    pub(crate) pattern_sets: Vec<SetId>,
+    pub(crate) set_roles: Vec<SetRole>,
+    pub(crate) set_names: Vec<String>,
+    pub(crate) guards: Vec<Guard>,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) min_report_score: f32,
+    pub(crate) evidence_max_bytes: u32,
+    pub(crate) context: ContextScores,
+}
+
+// ---------------------------------------------------------------------------------------
+// File format
+// ---------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LexiconFile {
+    settings: SettingsDef,
+    context: ContextDef,
+    breaks: PhraseSetDef,
+    #[serde(default)]
+    groups: BTreeMap<String, PhraseSetDef>,
+    #[serde(default)]
+    guards: Vec<GuardDef>,
+    #[serde(default)]
+    rules: Vec<RuleDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsDef {
+    /// Bytes within which all groups of a rule must match.
+    cooccurrence_window: u32,
+    /// Default reach of `before`/`clause` guards, in bytes.
+    guard_window: u32,
+    /// Signals scoring below this are not reported at all.
+    min_report_score: f32,
+    evidence_max_bytes: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContextDef {
+    long_context_base: f32,
+    escalation_medium: f32,
+    escalation_high: f32,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PhraseSetDef {
+    #[serde(default)]
+    en: Vec<String>,
+    #[serde(default)]
+    zh: Vec<String>,
+    /// Look-alikes: phrases whose match cancels an overlapping match of this set.
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GuardDef {
+    name: String,
+    scope: GuardScope,
+    #[serde(default)]
+    window: Option<u32>,
+    factor: f32,
+    signals: Vec<String>,
+    #[serde(default)]
+    en: Vec<String>,
+    #[serde(default)]
+    zh: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleDef {
+    signal: String,
+    all: Vec<String>,
+    score: f32,
+    /// Tighter co-occurrence window for this rule, in bytes.
+    #[serde(default)]
+    window: Option<u32>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading and validation
+// ---------------------------------------------------------------------------------------
+
+impl Lexicon {
+    /// The lexicon shipped in the binary (`assets/signals.toml`).
+    pub fn builtin() -> Result<Lexicon, SourceError> {
+        Lexicon::parse(BUILTIN_LEXICON_FILE, BUILTIN_LEXICON)
+    }
+
+    /// Parses, validates and compiles a lexicon file. Errors name file, line and key.
+    pub fn parse(file: &str, src: &str) -> Result<Lexicon, SourceError> {
+        let def: LexiconFile =
+            toml::from_str(src).map_err(|e| SourceError::from_toml(file, src, &e))?;
+        Builder::new(file, src).build(def)
+    }
+
+    /// Names of the concept groups, in set order (for diagnostics and tests).
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        self.set_roles
+            .iter()
+            .zip(&self.set_names)
+            .filter(|(role, _)| **role == SetRole::Group)
+            .map(|(_, name)| name.as_str())
+    }
+
+    /// Number of literals compiled into the automaton.
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+}
+
+pub(crate) fn signal_bit(kind: SignalKind) -> u8 {
+    1 << (kind as u8)
+}
+
+struct Builder<'a> {
+    file: &'a str,
+    src: &'a str,
+    literals: Vec<String>,
+    infos: Vec<(bool, bool, Vec<SetId>)>,
+    by_literal: HashMap<(String, bool, bool), usize>,
+    set_roles: Vec<SetRole>,
+    set_names: Vec<String>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(file: &'a str, src: &'a str) -> Self {
+        Builder {
+            file,
+            src,
+            literals: Vec::new(),
+            infos: Vec::new(),
+            by_literal: HashMap::new(),
+            set_roles: Vec::new(),
+            set_names: Vec::new(),
+        }
+    }
+
+    fn err(
+        &self,
+        path: &[PathSeg],
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> SourceError {
+        SourceError::at_path(self.file, self.src, path, message, hint)
+    }
+
+    fn build(mut self, def: LexiconFile) -> Result<Lexicon, SourceError> {
+        self.validate_settings(&def)?;
+
+        let breaks = self.new_set(SetRole::Break, "breaks".into());
+        self.add_phrase_set(breaks, &def.breaks, &toml_path!["breaks"], false)?;
+
+        let mut group_ids: BTreeMap<&str, SetId> = BTreeMap::new();
+        for (name, set) in &def.groups {
+            let id = self.new_set(SetRole::Group, name.clone());
+            self.add_phrase_set(id, set, &toml_path!["groups", name.as_str()], true)?;
+            group_ids.insert(name.as_str(), id);
+        }
+
+        let mut guards = Vec::with_capacity(def.guards.len());
+        for (i, g) in def.guards.iter().enumerate() {
+            let path = toml_path!["guards", i];
+            let id = self.new_set(SetRole::Guard(i as u16), g.name.clone());
+            guards.push(self.guard(i, g, &def.settings, id)?);
+            let phrases = PhraseSetDef {
+                en: g.en.clone(),
+                zh: g.zh.clone(),
+                exclude: g.exclude.clone(),
+            };
+            self.add_phrase_set(id, &phrases, &path, true)?;
+        }
+
+        let mut rules = Vec::with_capacity(def.rules.len());
+        let mut used: Vec<&str> = Vec::new();
+        for (i, r) in def.rules.iter().enumerate() {
+            let signal = self.signal_name(&r.signal, &toml_path!["rules", i, "signal"])?;
+            if matches!(signal, SignalKind::LongContext) {
+                return Err(self.err(
+                    &toml_path!["rules", i, "signal"],
+                    "`long_context` comes from the turn count, not from text rules",
+                    Some("remove this rule; tune `context.long_context_base` instead".into()),
+                ));
+            }
+            if !(0.0..=1.0).contains(&r.score) || r.score == 0.0 {
+                return Err(self.err(
+                    &toml_path!["rules", i, "score"],
+                    format!("score {} is outside (0, 1]", r.score),
+                    None,
+                ));
+            }
+            if r.all.is_empty() || r.all.len() > 3 {
+                return Err(self.err(
+                    &toml_path!["rules", i, "all"],
+                    "a rule combines 1 to 3 groups",
+                    None,
+                ));
+            }
+            let mut groups = Vec::with_capacity(r.all.len());
+            for (j, name) in r.all.iter().enumerate() {
+                let Some(&id) = group_ids.get(name.as_str()) else {
+                    let hint = nearest(name, group_ids.keys().copied())
+                        .map(|n| format!("did you mean `{n}`?"))
+                        .or_else(|| Some("groups are defined as [groups.NAME]".into()));
+                    return Err(self.err(
+                        &toml_path!["rules", i, "all", j],
+                        format!("unknown group `{name}`"),
+                        hint,
+                    ));
+                };
+                groups.push(id);
+                used.push(name.as_str());
+            }
+            if r.window == Some(0) {
+                return Err(self.err(
+                    &toml_path!["rules", i, "window"],
+                    "`window` must be greater than 0",
+                    None,
+                ));
+            }
+            rules.push(Rule {
+                signal,
+                groups,
+                score: r.score,
+                window: r.window.unwrap_or(def.settings.cooccurrence_window),
+            });
+        }
+        for name in group_ids.keys() {
+            if !used.contains(name) {
+                return Err(self.err(
+                    &toml_path!["groups", *name],
+                    format!("group `{name}` is not used by any rule"),
+                    Some("add a [[rules]] entry that uses it, or remove the group".into()),
+                ));
+            }
+        }
+
+        let automaton = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&self.literals)
+            .or_else(|_| {
+                // A DFA can exceed size limits on huge lexicons; the contiguous NFA is the
+                // next fastest and has no such limit in practice.
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&self.literals)
+            })
+            .map_err(|e| self.err(&[], format!("cannot compile the lexicon: {e}"), None))?;
+
+        let mut pattern_sets = Vec::new();
+        let mut patterns = Vec::with_capacity(self.infos.len());
+        for (left, right, sets) in &self.infos {
+            let start = pattern_sets.len() as u32;
+            pattern_sets.extend_from_slice(sets);
+            patterns.push(PatternInfo {
+                left_boundary: *left,
+                right_boundary: *right,
+                sets: (start, pattern_sets.len() as u32),
+            });
+        }
+
+        Ok(Lexicon {
+            automaton,
+            patterns,
+            pattern_sets,
+            set_roles: self.set_roles,
+            set_names: self.set_names,
+            guards,
+            rules,
+            min_report_score: def.settings.min_report_score,
+            evidence_max_bytes: def.settings.evidence_max_bytes,
+            context: ContextScores {
+                long_context_base: def.context.long_context_base,
+                escalation_medium: def.context.escalation_medium,
+                escalation_high: def.context.escalation_high,
+            },
+        })
+    }
+
+    fn validate_settings(&self, def: &LexiconFile) -> Result<(), SourceError> {
+        let s = &def.settings;
+        let positive = [
+            ("cooccurrence_window", s.cooccurrence_window),
+            ("guard_window", s.guard_window),
+            ("evidence_max_bytes", s.evidence_max_bytes),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(self.err(
+                    &toml_path!["settings", key],
+                    format!("`{key}` must be greater than 0"),
+                    None,
+                ));
+            }
+        }
+        let unit = [
+            ("settings", "min_report_score", s.min_report_score),
+            (
+                "context",
+                "long_context_base",
+                def.context.long_context_base,
+            ),
+            (
+                "context",
+                "escalation_medium",
+                def.context.escalation_medium,
+            ),
+            ("context", "escalation_high", def.context.escalation_high),
+        ];
+        for (table, key, value) in unit {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(self.err(
+                    &toml_path![table, key],
+                    format!("`{key}` = {value} is outside [0, 1]"),
+                    None,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn guard(
+        &self,
+        i: usize,
+        g: &GuardDef,
+        settings: &SettingsDef,
+        set: SetId,
+    ) -> Result<Guard, SourceError> {
+        if !(0.0..=1.0).contains(&g.factor) {
+            return Err(self.err(
+                &toml_path!["guards", i, "factor"],
+                format!("factor {} is outside [0, 1]", g.factor),
+                Some("0 cancels a guarded cue, 1 leaves it unchanged".into()),
+            ));
+        }
+        if g.window == Some(0) {
+            return Err(self.err(
+                &toml_path!["guards", i, "window"],
+                "`window` must be greater than 0",
+                None,
+            ));
+        }
+        if g.signals.is_empty() {
+            return Err(self.err(
+                &toml_path!["guards", i, "signals"],
+                "a guard must name the signals it applies to",
+                None,
+            ));
+        }
+        let mut signals = 0u8;
+        for (j, name) in g.signals.iter().enumerate() {
+            signals |= signal_bit(self.signal_name(name, &toml_path!["guards", i, "signals", j])?);
+        }
+        Ok(Guard {
+            scope: g.scope,
+            window: g.window.unwrap_or(settings.guard_window),
+            factor: g.factor,
+            signals,
+            set,
+        })
+    }
+
+    fn signal_name(&self, name: &str, path: &[PathSeg]) -> Result<SignalKind, SourceError> {
+        name.parse::<SignalKind>().map_err(|message| {
+            let hint = nearest(name, SignalKind::ALL.iter().map(|k| k.as_str()))
+                .map(|n| format!("did you mean `{n}`?"));
+            self.err(path, message, hint)
+        })
+    }
+
+    fn new_set(&mut self, role: SetRole, name: String) -> SetId {
+        self.set_roles.push(role);
+        self.set_names.push(name);
+        (self.set_roles.len() - 1) as SetId
+    }
+
+    fn add_phrase_set(
+        &mut self,
+        id: SetId,
+        set: &PhraseSetDef,
+        path: &[PathSeg],
+        needs_phrases: bool,
+    ) -> Result<(), SourceError> {
+        if needs_phrases && set.en.is_empty() && set.zh.is_empty() {
+            return Err(self.err(path, "no phrases: set `en` and/or `zh`", None));
+        }
+        for (lang, list) in [("en", &set.en), ("zh", &set.zh)] {
+            for (i, phrase) in list.iter().enumerate() {
+                let mut p = path.to_vec();
+                p.push(PathSeg::Key(lang.into()));
+                p.push(PathSeg::Index(i));
+                self.add_phrase(id, phrase, &p)?;
+            }
+        }
+        if !set.exclude.is_empty() {
+            let name = format!("{}.exclude", self.set_names[id as usize]);
+            let ex = self.new_set(SetRole::Exclude { target: id }, name);
+            for (i, phrase) in set.exclude.iter().enumerate() {
+                let mut p = path.to_vec();
+                p.push(PathSeg::Key("exclude".into()));
+                p.push(PathSeg::Index(i));
+                self.add_phrase(ex, phrase, &p)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_phrase(&mut self, set: SetId, raw: &str, path: &[PathSeg]) -> Result<(), SourceError> {
+        let stem = raw.ends_with('*');
+        let text = raw.trim_end_matches('*');
+        // A newline is a meaningful clause break, so only blank-space phrases are refused.
+        if text.chars().all(|c| c == ' ') {
+            return Err(self.err(
+                path,
+                format!("empty phrase `{raw}`"),
+                Some("remove it from the list".into()),
+            ));
+        }
+        if text.contains('*') {
+            return Err(self.err(
+                path,
+                format!("`*` may only end a phrase: `{raw}`"),
+                Some("write `stem*` to match any word that starts with `stem`".into()),
+            ));
+        }
+        let lower = text.to_ascii_lowercase();
+        let first_alnum = lower
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+        let last_alnum = lower
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+        let left = first_alnum;
+        let right = last_alnum && !stem;
+        for variant in spellings(&lower) {
+            self.add_literal(variant, left, right, set);
+        }
+        Ok(())
+    }
+
+    fn add_literal(&mut self, literal: String, left: bool, right: bool, set: SetId) {
+        let key = (literal, left, right);
+        match self.by_literal.get(&key) {
+            Some(&idx) => {
+                let sets = &mut self.infos[idx].2;
+                if !sets.contains(&set) {
+                    sets.push(set);
+                }
+            }
+            None => {
+                self.literals.push(key.0.clone());
+                self.infos.push((left, right, vec![set]));
+                self.by_literal.insert(key, self.literals.len() - 1);
+            }
+        }
+    }
+}
+
+/// The spellings a phrase matches: as written, and for apostrophes the curly and bare forms
+/// people actually type ("don’t", "dont").
+fn spellings(phrase: &str) -> Vec<String> {
+    if !phrase.contains('\'') {
+        return vec![phrase.to_string()];
+    }
+    vec![
+        phrase.to_string(),
+        phrase.replace('\'', "\u{2019}"),
+        phrase.replace('\'', ""),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[settings]
+cooccurrence_window = 120
+guard_window = 40
+min_report_score = 0.2
+evidence_max_bytes = 80
+
+[context]
+long_context_base = 0.6
+escalation_medium = 0.7
+escalation_high = 0.9
+
+[breaks]
+en = [".", ","]
+
+[groups.options]
+en = ["two offers"]
+zh = ["两个offer"]
+
+[groups.tension]
+en = ["can't decide"]
+
+[[guards]]
+name = "negation"
+scope = "before"
+factor = 0.0
+signals = ["complex_decision"]
+en = ["not"]
+
+[[rules]]
+signal = "complex_decision"
+all = ["options", "tension"]
+score = 0.8
+"#;
+
+    fn parse_err(src: &str) -> SourceError {
+        match Lexicon::parse("signals.toml", src) {
+            Ok(_) => panic!("expected an error for:\n{src}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn builtin_lexicon_loads() {
+        let lex = Lexicon::builtin().unwrap_or_else(|e| panic!("{e}"));
+        assert!(lex.pattern_count() > 100);
+        assert!(lex.group_names().count() >= 7);
+    }
+
+    #[test]
+    fn minimal_lexicon_loads() {
+        let lex = Lexicon::parse("signals.toml", MINIMAL).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(lex.rules.len(), 1);
+        assert_eq!(lex.guards[0].window, 40);
+        // "can't decide" adds curly and bare spellings.
+        assert!(lex.pattern_count() >= 7);
+    }
+
+    #[test]
+    fn unknown_signal_names_line_key_and_suggests() {
+        let src = MINIMAL.replace(
+            "signal = \"complex_decision\"\nall",
+            "signal = \"complex_decisions\"\nall",
+        );
+        let e = parse_err(&src);
+        assert_eq!(e.file, "signals.toml");
+        assert_eq!(e.key, "rules[0].signal");
+        assert_eq!(
+            e.line,
+            src.lines()
+                .position(|l| l.contains("complex_decisions"))
+                .unwrap()
+                + 1
+        );
+        assert_eq!(e.hint.as_deref(), Some("did you mean `complex_decision`?"));
+    }
+
+    #[test]
+    fn unknown_group_in_rule_is_located() {
+        let src = MINIMAL.replace(
+            "all = [\"options\", \"tension\"]",
+            "all = [\"options\", \"tensions\"]",
+        );
+        let e = parse_err(&src);
+        assert_eq!(e.key, "rules[0].all[1]");
+        assert!(e.message.contains("unknown group `tensions`"), "{e}");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `tension`?"));
+        assert!(e.line > 1);
+    }
+
+    #[test]
+    fn score_out_of_range_is_refused() {
+        let src = MINIMAL.replace("score = 0.8", "score = 1.5");
+        let e = parse_err(&src);
+        assert_eq!(e.key, "rules[0].score");
+        assert_eq!(
+            e.line,
+            src.lines().position(|l| l.contains("1.5")).unwrap() + 1
+        );
+    }
+
+    #[test]
+    fn empty_phrase_and_misplaced_star_are_refused() {
+        let src = MINIMAL.replace("en = [\"two offers\"]", "en = [\"two offers\", \" \"]");
+        let e = parse_err(&src);
+        assert_eq!(e.key, "groups.options.en[1]");
+        assert!(e.message.contains("empty phrase"));
+
+        let src = MINIMAL.replace("\"two offers\"", "\"two*offers\"");
+        let e = parse_err(&src);
+        assert_eq!(e.key, "groups.options.en[0]");
+        assert!(e.message.contains("`*` may only end a phrase"));
+    }
+
+    #[test]
+    fn unused_group_and_unknown_field_are_refused() {
+        let src = MINIMAL.replace(
+            "[groups.tension]",
+            "[groups.spare]\nen = [\"x\"]\n\n[groups.tension]",
+        );
+        let e = parse_err(&src);
+        assert_eq!(e.key, "groups.spare");
+        assert!(e.message.contains("not used by any rule"));
+
+        let src = MINIMAL.replace("factor = 0.0", "factor = 0.0\nfactr = 1");
+        let e = parse_err(&src);
+        assert!(e.message.contains("unknown field"), "{e}");
+        assert_eq!(
+            e.line,
+            src.lines().position(|l| l.starts_with("factr")).unwrap() + 1
+        );
+    }
+
+    #[test]
+    fn guard_factor_scope_and_long_context_rule_are_checked() {
+        let e = parse_err(&MINIMAL.replace("factor = 0.0", "factor = -1.0"));
+        assert_eq!(e.key, "guards[0].factor");
+        let e = parse_err(&MINIMAL.replace("scope = \"before\"", "scope = \"sentence\""));
+        assert!(e.message.contains("unknown variant"), "{e}");
+        let e = parse_err(&MINIMAL.replace(
+            "signal = \"complex_decision\"\nall",
+            "signal = \"long_context\"\nall",
+        ));
+        assert_eq!(e.key, "rules[0].signal");
+        let e = parse_err(&MINIMAL.replace("escalation_high = 0.9", "escalation_high = 9.0"));
+        assert_eq!(e.key, "context.escalation_high");
+    }
+
+    #[test]
+    fn apostrophes_get_curly_and_bare_spellings() {
+        assert_eq!(
+            spellings("can't decide"),
+            vec!["can't decide", "can\u{2019}t decide", "cant decide"]
+        );
+        assert_eq!(spellings("两个offer"), vec!["两个offer"]);
+    }
+
+    #[test]
+    fn lexicon_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Lexicon>();
+    }
+}

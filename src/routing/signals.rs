@@ -1,0 +1,698 @@
+//! Deterministic signal detectors: one pass of the lexicon's automaton over the message, then
+//! look-alike exclusions, guards (negation, past, resolved) and rule scoring on the handful of
+//! matches found. Context facts (turn count, escalation risk) add `long_context` and
+//! `escalation_prep`.
+//!
+//! Scoring: a rule names 1–3 concept groups that must all match, on distinct phrases, within
+//! the co-occurrence window; its instance score is the rule score times the factors of any
+//! guards covering the phrases used. A signal's score combines the best instance of each of
+//! its rules as a noisy-or, `1 - Π(1 - s)`, so independent evidence adds up but never passes 1.
+
+use crate::routing::lexicon::{GuardScope, Lexicon, Rule, SetId, SetRole, signal_bit};
+use crate::routing::types::{
+    EscalationRisk, Safety, Signal, SignalContext, SignalKind, SignalSource,
+};
+
+/// A signal with score >= this triggers an upgrade.
+pub const DEFAULT_UPGRADE_THRESHOLD: f32 = 0.5;
+
+const NONE: u32 = u32::MAX;
+
+/// One phrase match in the message.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    start: u32,
+    end: u32,
+    set: SetId,
+    live: bool,
+    /// Next hit of the same set (intrusive list), `NONE` at the end.
+    next: u32,
+}
+
+/// The matches of one message, indexed by set.
+struct Hits {
+    hits: Vec<Hit>,
+    heads: Vec<u32>,
+}
+
+impl Hits {
+    fn of_set(&self, set: SetId) -> SetIter<'_> {
+        SetIter {
+            hits: &self.hits,
+            at: self.heads[set as usize],
+        }
+    }
+}
+
+struct SetIter<'a> {
+    hits: &'a [Hit],
+    at: u32,
+}
+
+impl<'a> Iterator for SetIter<'a> {
+    type Item = &'a Hit;
+    fn next(&mut self) -> Option<&'a Hit> {
+        while self.at != NONE {
+            let hit = &self.hits[self.at as usize];
+            self.at = hit.next;
+            if hit.live {
+                return Some(hit);
+            }
+        }
+        None
+    }
+}
+
+/// The best instance of one rule: its score and the byte span of the phrases it used.
+#[derive(Debug, Clone, Copy)]
+struct Instance {
+    score: f32,
+    parts: [(u32, u32); 3],
+    len: usize,
+}
+
+/// Runs every detector on one message. At most one `Signal` per kind, sorted by score
+/// (highest first); signals below the lexicon's `min_report_score` are left out.
+pub fn detect(lexicon: &Lexicon, ctx: &SignalContext<'_>) -> Vec<Signal> {
+    let hits = scan(lexicon, ctx.message);
+    let mut out: Vec<Signal> = Vec::new();
+
+    for kind in SignalKind::ALL {
+        let mut miss = 1.0f32;
+        let mut best: Option<Instance> = None;
+        for rule in lexicon.rules.iter().filter(|r| r.signal == kind) {
+            if let Some(inst) = best_instance(lexicon, &hits, rule) {
+                miss *= 1.0 - inst.score;
+                if best.is_none_or(|b| inst.score > b.score) {
+                    best = Some(inst);
+                }
+            }
+        }
+        if let Some(inst) = best {
+            let score = (1.0 - miss).clamp(0.0, 1.0);
+            push_max(&mut out, kind, score, lexicon.min_report_score, || {
+                evidence(ctx.message, &inst, lexicon.evidence_max_bytes)
+            });
+        }
+    }
+
+    detect_context(lexicon, ctx, &mut out);
+
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.kind.cmp(&a.kind)));
+    out
+}
+
+/// `long_context` from the turn count and `escalation_prep` from the known risk level.
+fn detect_context(lexicon: &Lexicon, ctx: &SignalContext<'_>, out: &mut Vec<Signal>) {
+    let c = &lexicon.context;
+    if ctx.prior_turns > ctx.long_context_turns {
+        let excess = (ctx.prior_turns - ctx.long_context_turns) as f32;
+        let growth = if ctx.long_context_turns == 0 {
+            1.0
+        } else {
+            (excess / ctx.long_context_turns as f32).min(1.0)
+        };
+        let score = c.long_context_base + (1.0 - c.long_context_base) * growth;
+        push_max(
+            out,
+            SignalKind::LongContext,
+            score,
+            lexicon.min_report_score,
+            || {
+                format!(
+                    "{} prior turns (> {})",
+                    ctx.prior_turns, ctx.long_context_turns
+                )
+            },
+        );
+    }
+    let risk_score = match ctx.escalation_risk {
+        EscalationRisk::Medium => Some(c.escalation_medium),
+        EscalationRisk::High => Some(c.escalation_high),
+        EscalationRisk::None | EscalationRisk::Low => None,
+    };
+    if let Some(score) = risk_score {
+        push_max(
+            out,
+            SignalKind::EscalationPrep,
+            score,
+            lexicon.min_report_score,
+            || format!("escalation risk: {}", ctx.escalation_risk.as_str()),
+        );
+    }
+}
+
+/// Adds a signal, or raises the existing one of the same kind when this score is higher.
+fn push_max(
+    out: &mut Vec<Signal>,
+    kind: SignalKind,
+    score: f32,
+    min_score: f32,
+    evidence: impl FnOnce() -> String,
+) {
+    let score = score.clamp(0.0, 1.0);
+    if score < min_score || score == 0.0 {
+        return;
+    }
+    match out.iter_mut().find(|s| s.kind == kind) {
+        Some(existing) if existing.score >= score => {}
+        Some(existing) => {
+            existing.score = score;
+            existing.evidence = evidence();
+        }
+        None => out.push(Signal {
+            kind,
+            score,
+            evidence: evidence(),
+            source: SignalSource::Deterministic,
+        }),
+    }
+}
+
+/// The safety level of a set of signals: crisis at or above `threshold` wins, then distress.
+pub fn safety_of(signals: &[Signal], threshold: f32) -> Safety {
+    let fired = |kind| {
+        signals
+            .iter()
+            .any(|s| s.kind == kind && s.score >= threshold)
+    };
+    if fired(SignalKind::Crisis) {
+        Safety::Crisis
+    } else if fired(SignalKind::Distress) {
+        Safety::Distress
+    } else {
+        Safety::None
+    }
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// One automaton pass: every phrase match that sits on its word boundaries, with look-alike
+/// exclusions already applied.
+fn scan(lexicon: &Lexicon, text: &str) -> Hits {
+    let bytes = text.as_bytes();
+    let mut hits: Vec<Hit> = Vec::with_capacity(32);
+    for m in lexicon.automaton.find_overlapping_iter(text) {
+        let info = &lexicon.patterns[m.pattern().as_usize()];
+        if info.left_boundary && m.start() > 0 && is_word_byte(bytes[m.start() - 1]) {
+            continue;
+        }
+        if info.right_boundary && bytes.get(m.end()).is_some_and(|&b| is_word_byte(b)) {
+            continue;
+        }
+        let (from, to) = info.sets;
+        for &set in &lexicon.pattern_sets[from as usize..to as usize] {
+            hits.push(Hit {
+                start: m.start() as u32,
+                end: m.end() as u32,
+                set,
+                live: true,
+                next: NONE,
+            });
+        }
+    }
+
+    // Look-alikes: "long-term parking" cancels the "long-term" it contains.
+    for i in 0..hits.len() {
+        if let SetRole::Exclude { target } = lexicon.set_roles[hits[i].set as usize] {
+            let (s, e) = (hits[i].start, hits[i].end);
+            for h in hits.iter_mut() {
+                if h.set == target && h.start < e && s < h.end {
+                    h.live = false;
+                }
+            }
+        }
+    }
+
+    let mut heads = vec![NONE; lexicon.set_roles.len()];
+    // Built back to front so each set's list runs in match order.
+    for i in (0..hits.len()).rev() {
+        let set = hits[i].set as usize;
+        hits[i].next = heads[set];
+        heads[set] = i as u32;
+    }
+    Hits { hits, heads }
+}
+
+/// The best-scoring instance of `rule`, if all its groups match within the window.
+fn best_instance(lexicon: &Lexicon, hits: &Hits, rule: &Rule) -> Option<Instance> {
+    let window = rule.window;
+    let mut best: Option<Instance> = None;
+    let mut consider = |parts: &[&Hit]| {
+        let start = parts.iter().map(|h| h.start).min().unwrap_or(0);
+        let end = parts.iter().map(|h| h.end).max().unwrap_or(0);
+        if end - start > window {
+            return;
+        }
+        for (i, a) in parts.iter().enumerate() {
+            for b in &parts[i + 1..] {
+                if a.start < b.end && b.start < a.end {
+                    return; // the same words cannot count twice
+                }
+            }
+        }
+        let score = rule.score * guard_factor(lexicon, hits, parts, rule.signal);
+        if score > 0.0 && best.is_none_or(|b| score > b.score) {
+            let mut inst = Instance {
+                score,
+                parts: [(0, 0); 3],
+                len: parts.len(),
+            };
+            for (slot, h) in inst.parts.iter_mut().zip(parts) {
+                *slot = (h.start, h.end);
+            }
+            best = Some(inst);
+        }
+    };
+    match rule.groups.as_slice() {
+        [a] => hits.of_set(*a).for_each(|x| consider(&[x])),
+        [a, b] => {
+            for x in hits.of_set(*a) {
+                for y in hits.of_set(*b) {
+                    consider(&[x, y]);
+                }
+            }
+        }
+        [a, b, c] => {
+            for x in hits.of_set(*a) {
+                for y in hits.of_set(*b) {
+                    for z in hits.of_set(*c) {
+                        consider(&[x, y, z]);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    best
+}
+
+/// The product of the factors of every guard that applies to `kind` and covers any of the
+/// phrases of a rule instance (each guard counts once per instance).
+fn guard_factor(lexicon: &Lexicon, hits: &Hits, parts: &[&Hit], kind: SignalKind) -> f32 {
+    let mut factor = 1.0;
+    for guard in &lexicon.guards {
+        if guard.signals & signal_bit(kind) == 0 {
+            continue;
+        }
+        let covers = |g: &Hit, cue: &Hit| match guard.scope {
+            GuardScope::Message => true,
+            GuardScope::Before => precedes_in_clause(hits, lexicon, g, cue, guard.window),
+            GuardScope::Clause => {
+                precedes_in_clause(hits, lexicon, g, cue, guard.window)
+                    || precedes_in_clause(hits, lexicon, cue, g, guard.window)
+            }
+        };
+        if hits
+            .of_set(guard.set)
+            .any(|g| parts.iter().any(|cue| covers(g, cue)))
+        {
+            factor *= guard.factor;
+        }
+    }
+    factor
+}
+
+/// `first` ends before `second` starts, within `window` bytes, with no clause break between.
+fn precedes_in_clause(
+    hits: &Hits,
+    lexicon: &Lexicon,
+    first: &Hit,
+    second: &Hit,
+    window: u32,
+) -> bool {
+    if first.end > second.start || second.start - first.end > window {
+        return false;
+    }
+    !hits.hits.iter().any(|b| {
+        b.live
+            && lexicon.set_roles[b.set as usize] == SetRole::Break
+            && b.start >= first.end
+            && b.end <= second.start
+    })
+}
+
+/// The words that fired a rule: the span covering its phrases when short, otherwise the
+/// phrases themselves joined with " … ".
+fn evidence(text: &str, inst: &Instance, max_bytes: u32) -> String {
+    let parts = &inst.parts[..inst.len];
+    let start = parts.iter().map(|p| p.0).min().unwrap_or(0) as usize;
+    let end = parts.iter().map(|p| p.1).max().unwrap_or(0) as usize;
+    if end - start <= max_bytes as usize {
+        return text.get(start..end).unwrap_or_default().to_string();
+    }
+    let mut sorted = [(0u32, 0u32); 3];
+    sorted[..parts.len()].copy_from_slice(parts);
+    sorted[..parts.len()].sort_unstable();
+    let mut out = String::new();
+    for (i, (s, e)) in sorted[..parts.len()].iter().enumerate() {
+        if i > 0 {
+            out.push_str(" … ");
+        }
+        out.push_str(text.get(*s as usize..*e as usize).unwrap_or_default());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+
+    fn lexicon() -> &'static Lexicon {
+        static LEX: OnceLock<Lexicon> = OnceLock::new();
+        LEX.get_or_init(|| Lexicon::builtin().unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn run(message: &str) -> Vec<Signal> {
+        detect(
+            lexicon(),
+            &SignalContext {
+                message,
+                prior_turns: 3,
+                escalation_risk: EscalationRisk::None,
+                long_context_turns: 40,
+            },
+        )
+    }
+
+    fn score(message: &str, kind: SignalKind) -> f32 {
+        run(message)
+            .iter()
+            .find(|s| s.kind == kind)
+            .map_or(0.0, |s| s.score)
+    }
+
+    fn fires(message: &str, kind: SignalKind) -> bool {
+        score(message, kind) >= DEFAULT_UPGRADE_THRESHOLD
+    }
+
+    fn upgrades(message: &str) -> bool {
+        run(message)
+            .iter()
+            .any(|s| s.score >= DEFAULT_UPGRADE_THRESHOLD)
+    }
+
+    #[test]
+    fn paraphrased_decisions_fire() {
+        for m in [
+            "two companies want me and I can't pick",
+            "I'm torn between staying and moving to Berlin",
+            "这两个offer我不知道选哪个",
+            "I have three job offers, each with different trade-offs",
+        ] {
+            assert!(fires(m, SignalKind::ComplexDecision), "{m}: {:?}", run(m));
+        }
+    }
+
+    #[test]
+    fn reflection_and_strategy_paraphrases_fire() {
+        assert!(fires(
+            "I keep doing this to myself",
+            SignalKind::DeepReflection
+        ));
+        assert!(fires(
+            "为什么我总是在关键时刻退缩",
+            SignalKind::DeepReflection
+        ));
+        assert!(fires(
+            "I'm planning a career pivot into product design",
+            SignalKind::StrategicPlanning
+        ));
+        assert!(fires(
+            "我在考虑转行做数据分析",
+            SignalKind::StrategicPlanning
+        ));
+    }
+
+    #[test]
+    fn negation_suppresses() {
+        assert!(!upgrades("I'm not thinking about a career change"));
+        assert!(!upgrades("我没有想换工作，只是想把作息调整好"));
+        assert!(!upgrades(
+            "I don't need a therapist, I just want to plan my week"
+        ));
+    }
+
+    #[test]
+    fn past_and_resolved_suppress() {
+        assert!(!upgrades("I used to self-sabotage but I'm fine now"));
+        assert!(!upgrades(
+            "I already signed the offer, now I want to plan my first week"
+        ));
+        assert!(!upgrades("offer已经签了，想准备一下入职第一周"));
+        assert!(!upgrades("我以前总是拖延，现在好多了"));
+    }
+
+    #[test]
+    fn look_alikes_do_not_fire() {
+        for m in [
+            "Where is the long-term parking at the airport?",
+            "I found a pattern for my knitting project",
+            "Does the laptop come with a 5 year warranty?",
+            "This deadline is killing me",
+            "I could kill for a coffee right now",
+            "Cut myself some slack today and took a nap",
+            "好久不见，想死你了！",
+        ] {
+            assert!(!upgrades(m), "{m}: {:?}", run(m));
+        }
+    }
+
+    #[test]
+    fn crisis_fires_with_high_score_in_both_languages() {
+        for m in [
+            "I don't want to be here anymore",
+            "I want to end it all",
+            "I've been cutting myself again",
+            "I keep thinking about killing myself",
+            "不想活了",
+            "我想结束自己的生命",
+            "我最近一直在伤害自己",
+        ] {
+            let s = score(m, SignalKind::Crisis);
+            assert!(s >= 0.9, "{m}: {s}");
+            assert_eq!(
+                safety_of(&run(m), DEFAULT_UPGRADE_THRESHOLD),
+                Safety::Crisis
+            );
+        }
+    }
+
+    #[test]
+    fn curly_apostrophes_and_case_match() {
+        assert!(fires("I DON’T WANT TO BE HERE ANYMORE", SignalKind::Crisis));
+        assert!(fires(
+            "Two companies want me and I cant pick",
+            SignalKind::ComplexDecision
+        ));
+    }
+
+    #[test]
+    fn context_signals_carry_evidence() {
+        let lex = lexicon();
+        let ctx = SignalContext {
+            message: "ok, next step",
+            prior_turns: 52,
+            escalation_risk: EscalationRisk::High,
+            long_context_turns: 40,
+        };
+        let signals = detect(lex, &ctx);
+        let long = signals
+            .iter()
+            .find(|s| s.kind == SignalKind::LongContext)
+            .unwrap_or_else(|| panic!("{signals:?}"));
+        assert_eq!(long.evidence, "52 prior turns (> 40)");
+        assert!(long.score >= DEFAULT_UPGRADE_THRESHOLD);
+        let esc = signals
+            .iter()
+            .find(|s| s.kind == SignalKind::EscalationPrep)
+            .unwrap_or_else(|| panic!("{signals:?}"));
+        assert_eq!(esc.evidence, "escalation risk: high");
+        assert!(esc.score >= 0.9);
+
+        let at_limit = SignalContext {
+            prior_turns: 40,
+            escalation_risk: EscalationRisk::Low,
+            ..ctx
+        };
+        assert!(detect(lex, &at_limit).is_empty());
+    }
+
+    #[test]
+    fn output_is_sorted_unique_and_deterministic() {
+        let m = "I'm burned out, torn between two offers, and I keep sabotaging myself";
+        let signals = run(m);
+        assert!(signals.windows(2).all(|w| w[0].score >= w[1].score));
+        for kind in SignalKind::ALL {
+            assert!(signals.iter().filter(|s| s.kind == kind).count() <= 1);
+        }
+        assert!(
+            signals
+                .iter()
+                .all(|s| s.source == SignalSource::Deterministic)
+        );
+        assert!(signals.iter().all(|s| (0.0..=1.0).contains(&s.score)));
+        assert_eq!(signals, run(m));
+    }
+
+    #[test]
+    fn evidence_quotes_the_message() {
+        let signals = run("Honestly two companies want me and I can't pick.");
+        let cd = signals
+            .iter()
+            .find(|s| s.kind == SignalKind::ComplexDecision)
+            .unwrap_or_else(|| panic!("{signals:?}"));
+        assert!(cd.evidence.contains("can't pick"), "{}", cd.evidence);
+    }
+
+    #[test]
+    fn safety_prefers_crisis_then_distress() {
+        let sig = |kind, score| Signal {
+            kind,
+            score,
+            evidence: String::new(),
+            source: SignalSource::Deterministic,
+        };
+        let both = [
+            sig(SignalKind::Distress, 0.8),
+            sig(SignalKind::Crisis, 0.95),
+        ];
+        assert_eq!(safety_of(&both, 0.5), Safety::Crisis);
+        let weak_crisis = [sig(SignalKind::Distress, 0.8), sig(SignalKind::Crisis, 0.3)];
+        assert_eq!(safety_of(&weak_crisis, 0.5), Safety::Distress);
+        assert_eq!(
+            safety_of(&[sig(SignalKind::Distress, 0.4)], 0.5),
+            Safety::None
+        );
+    }
+
+    #[test]
+    fn negation_stops_at_clause_breaks() {
+        // "not" negates "happy", not the decision after the comma.
+        assert!(fires(
+            "I'm not happy at work, and I'm torn between two offers",
+            SignalKind::ComplexDecision
+        ));
+        // Phrases that contain a negation but do not negate ("not sure which") keep the cue.
+        assert!(fires(
+            "I'm not sure which offer to take, they both have real downsides",
+            SignalKind::ComplexDecision
+        ));
+        // 是不是 is a question, not a negation.
+        assert!(fires("我是不是该转行了？", SignalKind::StrategicPlanning));
+    }
+
+    #[test]
+    fn weak_evidence_is_reported_below_the_threshold() {
+        let s = score(
+            "Why do I always feel sleepy after lunch?",
+            SignalKind::DeepReflection,
+        );
+        assert!(s > 0.0 && s < DEFAULT_UPGRADE_THRESHOLD, "{s}");
+    }
+
+    #[test]
+    fn crisis_ignores_generic_negation_but_honours_explicit_denial() {
+        // "can't stop" must not cancel the crisis cue that follows it.
+        assert!(fires(
+            "I can't stop thinking about killing myself",
+            SignalKind::Crisis
+        ));
+        assert!(!fires(
+            "I'm not suicidal, just exhausted by this project",
+            SignalKind::Crisis
+        ));
+    }
+
+    const MINI: &str = r#"
+[settings]
+cooccurrence_window = 40
+guard_window = 20
+min_report_score = 0.1
+evidence_max_bytes = 30
+
+[context]
+long_context_base = 0.6
+escalation_medium = 0.7
+escalation_high = 0.9
+
+[breaks]
+en = [","]
+
+[groups.a]
+en = ["alpha"]
+exclude = ["alpha beta"]
+
+[groups.b]
+en = ["gamma", "delta*"]
+
+[[guards]]
+name = "past"
+scope = "clause"
+factor = 0.5
+signals = ["deep_reflection"]
+en = ["once"]
+
+[[guards]]
+name = "resolved"
+scope = "message"
+factor = 0.5
+signals = ["deep_reflection"]
+en = ["done"]
+
+[[rules]]
+signal = "deep_reflection"
+all = ["a", "b"]
+score = 0.8
+"#;
+
+    fn mini(message: &str) -> f32 {
+        let lex = Lexicon::parse("mini.toml", MINI).unwrap_or_else(|e| panic!("{e}"));
+        let ctx = SignalContext {
+            message,
+            prior_turns: 0,
+            escalation_risk: EscalationRisk::None,
+            long_context_turns: 40,
+        };
+        detect(&lex, &ctx).first().map_or(0.0, |s| s.score)
+    }
+
+    #[test]
+    fn rules_need_all_groups_within_the_window() {
+        assert!((mini("alpha then gamma") - 0.8).abs() < 1e-6);
+        assert_eq!(mini("alpha alone"), 0.0);
+        let far = format!("alpha {} gamma", "x".repeat(60));
+        assert_eq!(mini(&far), 0.0);
+        // Stems match word prefixes; plain phrases need a word boundary.
+        assert!(mini("alpha deltas") > 0.0);
+        assert_eq!(mini("alphabet gamma"), 0.0);
+    }
+
+    #[test]
+    fn exclusions_and_guard_scopes() {
+        assert_eq!(mini("alpha beta gamma"), 0.0, "look-alike cancels the cue");
+        // `clause` guard reaches either side, but not across a break.
+        assert!((mini("once alpha gamma") - 0.4).abs() < 1e-6);
+        assert!((mini("alpha gamma once") - 0.4).abs() < 1e-6);
+        assert!((mini("once, alpha gamma") - 0.8).abs() < 1e-6);
+        // `message` guard applies anywhere; factors multiply.
+        assert!((mini("alpha gamma, all done") - 0.4).abs() < 1e-6);
+        assert!((mini("once alpha gamma, all done") - 0.2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn word_boundaries_hold_for_english_only() {
+        // "torn" must not match inside "stornello"; Chinese cues match inside running text.
+        assert!(!fires(
+            "stornello between two verses",
+            SignalKind::ComplexDecision
+        ));
+        assert!(fires(
+            "我最近真的快崩溃了，每天都在哭",
+            SignalKind::Distress
+        ));
+    }
+}
