@@ -153,7 +153,10 @@ async fn anthropic_request_has_headers_and_cache_breakpoints() {
         .result
         .unwrap();
     let req = &server.requests()[0];
-    assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/v1/messages"));
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str()),
+        ("POST", "/v1/messages")
+    );
     assert_eq!(req.header("x-api-key"), Some(KEY));
     assert_eq!(req.header("anthropic-version"), Some("2023-06-01"));
     assert_eq!(req.header("content-type"), Some("application/json"));
@@ -167,7 +170,10 @@ async fn anthropic_request_has_headers_and_cache_breakpoints() {
     assert_eq!(messages.len(), 3);
     // The breakpoint closes the conversation prefix: the last message before the new one.
     assert_eq!(messages[1]["role"], "assistant");
-    assert_eq!(messages[1]["content"][0]["cache_control"]["type"], "ephemeral");
+    assert_eq!(
+        messages[1]["content"][0]["cache_control"]["type"],
+        "ephemeral"
+    );
     assert!(messages[2]["content"][0].get("cache_control").is_none());
     assert_eq!(messages[2]["content"][0]["text"], "I feel stuck and bored.");
 }
@@ -201,7 +207,10 @@ async fn openai_streams_deltas_and_cached_usage() {
 
     let req = &server.requests()[0];
     assert_eq!(req.path, "/v1/chat/completions");
-    assert_eq!(req.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
     let body = req.json();
     assert_eq!(body["stream"], true);
     assert_eq!(body["stream_options"]["include_usage"], true);
@@ -261,27 +270,43 @@ async fn rate_limited_then_success_honours_retry_after() {
     .await;
     let r = run(&anthropic(&server.url(), fast_timeouts()), &quick_retries()).await;
     assert!(r.result.is_ok());
-    assert_eq!(r.retries, vec![(ErrorClass::RateLimited, Duration::from_millis(20))]);
+    assert_eq!(
+        r.retries,
+        vec![(ErrorClass::RateLimited, Duration::from_millis(20))]
+    );
     assert_eq!(server.hits(), 2);
 }
 
 #[tokio::test]
 async fn overloaded_three_times_fails_after_two_retries() {
-    let overloaded = || Reply::json(529, &wire::anthropic_error_body("overloaded_error", "Overloaded"));
-    let server = FakeServer::start(vec![overloaded(), overloaded(), overloaded(), ok_stream()]).await;
+    let overloaded = || {
+        Reply::json(
+            529,
+            &wire::anthropic_error_body("overloaded_error", "Overloaded"),
+        )
+    };
+    let server =
+        FakeServer::start(vec![overloaded(), overloaded(), overloaded(), ok_stream()]).await;
     let r = run(&anthropic(&server.url(), fast_timeouts()), &quick_retries()).await;
     let err = r.result.unwrap_err();
     assert_eq!(err.class, ErrorClass::Overloaded);
     assert_eq!(err.status, Some(529));
     assert_eq!(server.hits(), 3);
     assert_eq!(r.retries.len(), 2);
-    assert!(r.retries.iter().all(|(c, w)| *c == ErrorClass::Overloaded && *w <= Duration::from_millis(5)));
+    assert!(
+        r.retries
+            .iter()
+            .all(|(c, w)| *c == ErrorClass::Overloaded && *w <= Duration::from_millis(5))
+    );
 }
 
 #[tokio::test]
 async fn server_error_500_is_retried_then_succeeds() {
     let server = FakeServer::start(vec![
-        Reply::json(500, &wire::anthropic_error_body("api_error", "Internal server error")),
+        Reply::json(
+            500,
+            &wire::anthropic_error_body("api_error", "Internal server error"),
+        ),
         ok_stream(),
     ])
     .await;
@@ -292,14 +317,26 @@ async fn server_error_500_is_retried_then_succeeds() {
 
 #[tokio::test]
 async fn server_error_500_every_time_is_a_server_error() {
-    let e500 = || Reply::json(500, &wire::anthropic_error_body("api_error", "Internal server error"));
+    let e500 = || {
+        Reply::json(
+            500,
+            &wire::anthropic_error_body("api_error", "Internal server error"),
+        )
+    };
     let server = FakeServer::start(vec![e500(), e500(), e500()]).await;
     let err = run(&anthropic(&server.url(), fast_timeouts()), &quick_retries())
         .await
         .result
         .unwrap_err();
-    assert_eq!((err.class, err.status), (ErrorClass::ServerError, Some(500)));
-    assert!(err.message.contains("Internal server error"), "{}", err.message);
+    assert_eq!(
+        (err.class, err.status),
+        (ErrorClass::ServerError, Some(500))
+    );
+    assert!(
+        err.message.contains("Internal server error"),
+        "{}",
+        err.message
+    );
 }
 
 #[tokio::test]
@@ -309,7 +346,11 @@ async fn connection_refused_is_a_connect_error_after_retries() {
     let err = r.result.unwrap_err();
     assert_eq!(err.class, ErrorClass::Connect, "{err}");
     assert_eq!(r.retries.len(), 2);
-    assert!(err.message.contains("check the base URL"), "{}", err.message);
+    assert!(
+        err.message.contains("check the base URL"),
+        "{}",
+        err.message
+    );
     assert_no_key(&err);
 }
 
@@ -375,7 +416,11 @@ async fn openai_stream_cut_without_usage_is_stream_cut() {
 #[tokio::test]
 async fn error_event_after_200_before_text_is_retried() {
     let server = FakeServer::start(vec![
-        Reply::sse(&wire::anthropic_error_after(&[], "overloaded_error", "Overloaded")),
+        Reply::sse(&wire::anthropic_error_after(
+            &[],
+            "overloaded_error",
+            "Overloaded",
+        )),
         ok_stream(),
     ])
     .await;
@@ -424,7 +469,10 @@ async fn openai_garbage_chunk_before_text_is_malformed_not_retried() {
 #[tokio::test]
 async fn unauthorized_401_is_not_retried_and_says_what_to_do() {
     let server = FakeServer::start(vec![
-        Reply::json(401, &wire::anthropic_error_body("authentication_error", "invalid x-api-key")),
+        Reply::json(
+            401,
+            &wire::anthropic_error_body("authentication_error", "invalid x-api-key"),
+        ),
         ok_stream(),
     ])
     .await;
@@ -511,7 +559,9 @@ async fn context_too_long_is_recognised_in_both_dialects() {
 #[tokio::test]
 async fn key_never_appears_in_errors_or_debug_output() {
     // A proxy that echoes the key back in its error body.
-    let echo = format!(r#"{{"error":{{"message":"key {KEY} is not valid; got header Bearer {KEY}","type":"invalid_request_error","code":"invalid_api_key"}}}}"#);
+    let echo = format!(
+        r#"{{"error":{{"message":"key {KEY} is not valid; got header Bearer {KEY}","type":"invalid_request_error","code":"invalid_api_key"}}}}"#
+    );
     let server = FakeServer::start(vec![
         Reply::json(401, &echo),
         Reply::json(400, &echo),
@@ -523,7 +573,12 @@ async fn key_never_appears_in_errors_or_debug_output() {
     let o = openai(&server.url(), Some(KEY));
     let mut errors = Vec::new();
     for provider in [&a, &o, &a, &o] {
-        errors.push(run(provider, &RetryPolicy::none()).await.result.unwrap_err());
+        errors.push(
+            run(provider, &RetryPolicy::none())
+                .await
+                .result
+                .unwrap_err(),
+        );
     }
     let refused = refused_url().await;
     errors.push(
@@ -550,7 +605,11 @@ async fn offline_provider_streams_without_network() {
     let r = run(&provider, &quick_retries()).await;
     let done = r.result.unwrap();
     assert_eq!(r.deltas.concat(), done.text);
-    assert!(done.text.contains("I feel stuck and bored"), "{}", done.text);
+    assert!(
+        done.text.contains("I feel stuck and bored"),
+        "{}",
+        done.text
+    );
     assert_eq!(done.text.matches(['?', '？']).count(), 1);
     assert!(done.usage_estimated);
     assert_eq!(done.http_status, None);

@@ -393,7 +393,9 @@ pub mod wire {
                 s.push_str("event: ping\ndata: {\"type\": \"ping\"}\n\n");
             }
         }
-        s.push_str("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n");
+        s.push_str(
+            "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        );
         s.push_str(&format!(
             "event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\",\"stop_sequence\":null}},\"usage\":{{\"output_tokens\":{}}}}}\n\n",
             usage.output
@@ -430,7 +432,9 @@ pub mod wire {
     }
 
     pub fn anthropic_error_body(error_type: &str, message: &str) -> String {
-        format!(r#"{{"type":"error","error":{{"type":"{error_type}","message":"{message}"}},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}}"#)
+        format!(
+            r#"{{"type":"error","error":{{"type":"{error_type}","message":"{message}"}},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}}"#
+        )
     }
 
     /// A Chat Completions stream: role chunk, one chunk per delta, a `finish_reason` chunk,
@@ -441,7 +445,10 @@ pub mod wire {
                 "data: {{\"id\":\"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT\",\"object\":\"chat.completion.chunk\",\"created\":1741569952,\"model\":\"{model}\",\"system_fingerprint\":\"fp_eb9dce56a8\",\"choices\":[{{\"index\":0,\"delta\":{delta},\"logprobs\":null,\"finish_reason\":{finish}}}],\"usage\":null}}\r\n\r\n"
             )
         };
-        let mut s = chunk(r#"{"role":"assistant","content":"","refusal":null}"#, "null");
+        let mut s = chunk(
+            r#"{"role":"assistant","content":"","refusal":null}"#,
+            "null",
+        );
         for d in deltas {
             let text = serde_json::to_string(d).unwrap_or_default();
             s.push_str(&chunk(&format!("{{\"content\":{text}}}"), "null"));
