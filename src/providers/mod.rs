@@ -22,7 +22,7 @@ pub use error::{ErrorClass, ProviderError, TimeoutKind};
 pub use offline::{OfflineCoach, OfflineTemplateError};
 pub use openai_compat::{OpenAiCompatClient, OpenAiCompatConfig, OpenAiDecoder};
 pub use retry::{RetryPolicy, stream_with_retry};
-pub use secret::Secret;
+pub use secret::{KeyError, Secret, resolve_key};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -105,6 +105,16 @@ pub struct Timeouts {
     pub first_byte: Duration,
     /// Longest silence between two chunks of the body.
     pub idle: Duration,
+}
+
+impl From<&crate::config::TimeoutSettings> for Timeouts {
+    fn from(t: &crate::config::TimeoutSettings) -> Self {
+        Timeouts {
+            connect: Duration::from_secs(t.connect_secs),
+            first_byte: Duration::from_secs(t.first_byte_secs),
+            idle: Duration::from_secs(t.idle_secs),
+        }
+    }
 }
 
 impl Default for Timeouts {
@@ -226,6 +236,10 @@ mod tests {
     #[test]
     fn timeouts_default() {
         let t = Timeouts::default();
+        assert_eq!(
+            Timeouts::from(&crate::config::TimeoutSettings::default()),
+            t
+        );
         assert_eq!(
             (t.connect, t.first_byte, t.idle),
             (

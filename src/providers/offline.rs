@@ -436,15 +436,15 @@ fn count_question_marks(s: &str) -> usize {
 }
 
 fn validate(file: &str, src: &str, parsed: &TemplateFile) -> Result<(), SourceError> {
-    let err = |path: Vec<PathSeg>, message: String, hint: &str| {
-        SourceError::at_path(file, src, &path, message, Some(hint.to_string()))
+    let err = |path: &[PathSeg], message: String, hint: &str| {
+        SourceError::at_path(file, src, path, message, Some(hint.to_string()))
     };
     for (lang, cues) in [("en", &parsed.cues.en), ("zh", &parsed.cues.zh)] {
         for stage in Stage::ALL {
             let list = cues.for_stage(stage);
             if list.is_empty() {
                 return Err(err(
-                    toml_path!["cues", lang, stage.as_str()],
+                    &toml_path!["cues", lang, stage.as_str()],
                     "no cues for this stage".into(),
                     "list at least one phrase that signals this stage",
                 ));
@@ -452,7 +452,7 @@ fn validate(file: &str, src: &str, parsed: &TemplateFile) -> Result<(), SourceEr
             for (i, cue) in list.iter().enumerate() {
                 if cue.trim().is_empty() || cue.to_lowercase() != *cue {
                     return Err(err(
-                        toml_path!["cues", lang, stage.as_str(), i],
+                        &toml_path!["cues", lang, stage.as_str(), i],
                         format!("cue `{cue}` must be non-empty and lowercase"),
                         "messages are lowercased before matching",
                     ));
@@ -467,7 +467,7 @@ fn validate(file: &str, src: &str, parsed: &TemplateFile) -> Result<(), SourceEr
             for (key, list) in [("reflect", &st.reflect), ("ask", &st.ask)] {
                 if list.is_empty() {
                     return Err(err(
-                        toml_path![lang, name, key],
+                        &toml_path![lang, name, key],
                         format!("`{key}` has no templates"),
                         "add at least one template",
                     ));
@@ -478,7 +478,7 @@ fn validate(file: &str, src: &str, parsed: &TemplateFile) -> Result<(), SourceEr
                     || t.replace("{quote}", "").contains(['{', '}'])
                 {
                     return Err(err(
-                        toml_path![lang, name, "reflect", i],
+                        &toml_path![lang, name, "reflect", i],
                         format!(
                             "reflection `{t}` must contain `{{quote}}` exactly once and no other placeholder"
                         ),
@@ -487,7 +487,7 @@ fn validate(file: &str, src: &str, parsed: &TemplateFile) -> Result<(), SourceEr
                 }
                 if count_question_marks(t) != 0 {
                     return Err(err(
-                        toml_path![lang, name, "reflect", i],
+                        &toml_path![lang, name, "reflect", i],
                         format!("reflection `{t}` contains a question mark"),
                         "each turn asks exactly one question: put it in `ask`",
                     ));
@@ -497,7 +497,7 @@ fn validate(file: &str, src: &str, parsed: &TemplateFile) -> Result<(), SourceEr
                 let ends_with_question = t.trim_end().ends_with(['?', '？']);
                 if count_question_marks(t) != 1 || !ends_with_question || t.contains(['{', '}']) {
                     return Err(err(
-                        toml_path![lang, name, "ask", i],
+                        &toml_path![lang, name, "ask", i],
                         format!(
                             "question `{t}` must hold exactly one question mark, at its end, and no placeholder"
                         ),

@@ -1,6 +1,11 @@
 //! API keys as a type that cannot be printed by accident.
 
 use std::fmt;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::config::KeySource;
 
 /// An API key. `Debug` and `Display` print `***`; only [`Secret::expose`] reads it, and the
 /// only callers are the places that put it on the wire (a header) or scrub it out of text.
@@ -90,6 +95,105 @@ fn truncate_chars(text: &str, max: usize) -> String {
     }
 }
 
+/// How long a key command may run (it may wait on a password manager's agent).
+pub const KEY_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a configured key could not be read. Never contains the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("api_key_command `{command}` could not start: {reason}")]
+    CommandStart { command: String, reason: String },
+    #[error("api_key_command `{command}` failed ({status}): {stderr}")]
+    CommandFailed {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("api_key_command `{command}` did not finish within {}s", KEY_COMMAND_TIMEOUT.as_secs())]
+    CommandTimeout { command: String },
+    #[error("api_key_command `{command}` printed nothing on stdout")]
+    CommandEmpty { command: String },
+}
+
+/// Reads a key from its configured source: the key command when one is set, else the named
+/// environment variable, else the key written in the config file. `Ok(None)`: no key
+/// configured (fine for local endpoints, and the offline coach needs none).
+/// Blocks while a key command runs (at most [`KEY_COMMAND_TIMEOUT`]).
+pub fn resolve_key(source: &KeySource<'_>) -> Result<Option<Secret>, KeyError> {
+    let command = source.api_key_command.trim();
+    if !command.is_empty() {
+        return run_key_command(command).map(Some);
+    }
+    let env_name = source.api_key_env.trim();
+    if !env_name.is_empty()
+        && let Ok(value) = std::env::var(env_name)
+        && !value.trim().is_empty()
+    {
+        return Ok(Some(Secret::new(value.trim())));
+    }
+    let inline = source.api_key.trim();
+    Ok((!inline.is_empty()).then(|| Secret::new(inline)))
+}
+
+fn run_key_command(command: &str) -> Result<Secret, KeyError> {
+    let mut shell = if cfg!(windows) {
+        let mut c = Command::new("cmd");
+        c.args(["/C", command]);
+        c
+    } else {
+        let mut c = Command::new("sh");
+        c.args(["-c", command]);
+        c
+    };
+    let mut child = shell
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| KeyError::CommandStart {
+            command: command.to_string(),
+            reason: e.to_string(),
+        })?;
+    let deadline = Instant::now() + KEY_COMMAND_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) | Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(KeyError::CommandTimeout {
+                    command: command.to_string(),
+                });
+            }
+        }
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut stdout);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    let key = stdout.lines().next().unwrap_or("").trim().to_string();
+    if !status.success() {
+        // stderr is shown, scrubbed of whatever stdout held, in case the tool echoes it.
+        let printed = Secret::new(key);
+        return Err(KeyError::CommandFailed {
+            command: command.to_string(),
+            status: status.to_string(),
+            stderr: scrub(&stderr, Some(&printed)),
+        });
+    }
+    if key.is_empty() {
+        return Err(KeyError::CommandEmpty {
+            command: command.to_string(),
+        });
+    }
+    Ok(Secret::new(key))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +225,58 @@ mod tests {
     fn scrub_masks_key_shapes_it_was_not_told_about() {
         let out = scrub("key sk-proj-abcdefghijklmnopqrstuvwxyz is wrong", None);
         assert_eq!(out, "key *** is wrong");
+    }
+
+    fn source<'a>(env: &'a str, command: &'a str, inline: &'a str) -> KeySource<'a> {
+        KeySource {
+            api_key_env: env,
+            api_key_command: command,
+            api_key: inline,
+        }
+    }
+
+    #[test]
+    fn resolves_command_then_env_then_inline() {
+        assert_eq!(resolve_key(&source("", "", "")).unwrap(), None);
+        assert_eq!(
+            resolve_key(&source("", "", " inline-key ")).unwrap(),
+            Some(Secret::new("inline-key"))
+        );
+        // PATH is set in any test environment and stands in for a key variable.
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(
+            resolve_key(&source("PATH", "", "inline-key")).unwrap(),
+            Some(Secret::new(path.trim()))
+        );
+        assert_eq!(
+            resolve_key(&source("GROW_TEST_SURELY_UNSET_VAR", "", "inline-key")).unwrap(),
+            Some(Secret::new("inline-key"))
+        );
+        #[cfg(unix)]
+        assert_eq!(
+            resolve_key(&source("PATH", "printf 'cmd-key\\n'", "inline")).unwrap(),
+            Some(Secret::new("cmd-key"))
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn failing_key_commands_explain_without_the_key() {
+        let err = resolve_key(&source(
+            "",
+            "echo leaked-$((1+1))key; echo oops >&2; exit 3",
+            "",
+        ))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, KeyError::CommandFailed { .. }), "{text}");
+        assert!(
+            text.contains("oops") && !text.contains("leaked-2key"),
+            "{text}"
+        );
+        assert!(matches!(
+            resolve_key(&source("", "true", "")).unwrap_err(),
+            KeyError::CommandEmpty { .. }
+        ));
     }
 }
