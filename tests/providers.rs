@@ -179,6 +179,36 @@ async fn anthropic_request_has_headers_and_cache_breakpoints() {
 }
 
 #[tokio::test]
+async fn consecutive_calls_reuse_the_connection() {
+    let server = FakeServer::start(vec![ok_stream(), ok_stream()]).await;
+    let provider = anthropic(&server.url(), fast_timeouts());
+    for _ in 0..2 {
+        run(&provider, &quick_retries()).await.result.unwrap();
+        // The rest of the body drains in the background; give it a moment.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let connections: Vec<usize> = server.requests().iter().map(|r| r.connection).collect();
+    assert_eq!(connections, vec![0, 0]);
+}
+
+#[tokio::test]
+async fn json_error_body_with_status_200_is_typed() {
+    let server = FakeServer::start(vec![Reply::json(
+        200,
+        &wire::anthropic_error_body("overloaded_error", "Overloaded"),
+    )])
+    .await;
+    let err = run(
+        &anthropic(&server.url(), fast_timeouts()),
+        &RetryPolicy::none(),
+    )
+    .await
+    .result
+    .unwrap_err();
+    assert_eq!((err.class, err.status), (ErrorClass::Overloaded, Some(200)));
+}
+
+#[tokio::test]
 async fn openai_streams_deltas_and_cached_usage() {
     let server = FakeServer::start(vec![Reply::sse(&wire::openai_stream(
         "gpt-4o",

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 
-use super::error::{ErrorBody, ErrorClass, ProviderError, TimeoutKind, classify_http, hint};
+use super::error::{
+    ErrorBody, ErrorClass, ProviderError, TimeoutKind, classify_http, classify_stream_error, hint,
+};
 use super::retry::retry_after_from_headers;
 use super::secret::{Secret, scrub};
 use super::sse::{SseError, SseParser};
@@ -87,11 +89,19 @@ pub(crate) async fn execute<D: WireDecoder>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
     if is_json {
+        // Some proxies answer 200 with a JSON error instead of a stream.
         let body = read_capped(ctx, response).await;
-        let mut err = ctx.error(
-            ErrorClass::MalformedStream,
-            &format!("expected an event stream, got JSON: {body}"),
-        );
+        let parsed = ErrorBody::parse(&body);
+        let mut err = match parsed.message.as_deref() {
+            Some(message) => ctx.error(
+                classify_stream_error(&parsed),
+                &format!("HTTP 200 with an error body: {message}"),
+            ),
+            None => ctx.error(
+                ErrorClass::MalformedStream,
+                &format!("expected an event stream, got JSON: {body}"),
+            ),
+        };
         err.status = Some(status);
         return Err(err);
     }
@@ -193,11 +203,26 @@ async fn read_stream<D: WireDecoder>(
                     }
                     StreamEvent::Usage(usage) => out.usage = Some(usage),
                     StreamEvent::Stop(reason) => out.stop = Some(reason),
-                    // The answer is complete; not waiting for the server to close keeps a
-                    // misbehaving proxy that holds the connection open from stalling a turn.
-                    StreamEvent::Done => return Ok(()),
+                    // The answer is complete: return now rather than wait for the server to
+                    // end the body, and let the rest drain in the background so the pooled
+                    // connection can serve the next turn.
+                    StreamEvent::Done => {
+                        tokio::spawn(drain(response, ctx.timeouts.idle));
+                        return Ok(());
+                    }
                 }
             }
+        }
+    }
+}
+
+/// Reads what is left of a finished stream (normally just the terminating chunk).
+async fn drain(mut response: reqwest::Response, idle: Duration) {
+    let mut left = MAX_ERROR_BODY_BYTES;
+    while let Ok(Ok(Some(bytes))) = tokio::time::timeout(idle, response.chunk()).await {
+        left = left.saturating_sub(bytes.len());
+        if left == 0 {
+            break;
         }
     }
 }

@@ -15,6 +15,8 @@ use tokio::task::{JoinHandle, JoinSet};
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
+    /// Which TCP connection it came on (0, 1, … in accept order): equal ids mean reuse.
+    pub connection: usize,
     pub method: String,
     pub path: String,
     /// Names lowercased, in the order received.
@@ -188,11 +190,14 @@ impl FakeServer {
         let recorded = Arc::clone(&requests);
         let task = tokio::spawn(async move {
             let mut connections = JoinSet::new();
+            let mut connection = 0;
             while let Ok((socket, _)) = listener.accept().await {
+                connection += 1;
+                let id = connection - 1;
                 let replies = Arc::clone(&replies);
                 let next = Arc::clone(&next);
                 let recorded = Arc::clone(&recorded);
-                connections.spawn(serve(socket, replies, next, recorded));
+                connections.spawn(serve(socket, id, replies, next, recorded));
             }
         });
         FakeServer {
@@ -233,25 +238,34 @@ pub async fn refused_url() -> String {
 
 async fn serve(
     mut socket: TcpStream,
+    connection: usize,
     replies: Arc<Vec<Reply>>,
     next: Arc<AtomicUsize>,
     recorded: Arc<Mutex<Vec<RecordedRequest>>>,
 ) {
-    // Connections are closed after each reply, so one request per connection.
-    let Some(request) = read_request(&mut socket).await else {
-        return;
-    };
-    if let Ok(mut r) = recorded.lock() {
-        r.push(request);
+    // Keep-alive: serve requests on this connection until a reply ends it.
+    while let Some(mut request) = read_request(&mut socket).await {
+        request.connection = connection;
+        if let Ok(mut r) = recorded.lock() {
+            r.push(request);
+        }
+        let index = next.fetch_add(1, Ordering::SeqCst);
+        let reply = replies.get(index).cloned().unwrap_or_else(|| {
+            Reply::json(
+                500,
+                &format!(r#"{{"error":"fake server: no reply scripted for request {index}"}}"#),
+            )
+        });
+        match write_reply(&mut socket, reply).await {
+            Ok(KeepAlive::Yes) => continue,
+            Ok(KeepAlive::No) | Err(_) => return,
+        }
     }
-    let index = next.fetch_add(1, Ordering::SeqCst);
-    let reply = replies.get(index).cloned().unwrap_or_else(|| {
-        Reply::json(
-            500,
-            &format!(r#"{{"error":"fake server: no reply scripted for request {index}"}}"#),
-        )
-    });
-    let _ = write_reply(&mut socket, reply).await;
+}
+
+enum KeepAlive {
+    Yes,
+    No,
 }
 
 async fn read_request(socket: &mut TcpStream) -> Option<RecordedRequest> {
@@ -290,6 +304,7 @@ async fn read_request(socket: &mut TcpStream) -> Option<RecordedRequest> {
         body.extend_from_slice(&chunk[..n]);
     }
     Some(RecordedRequest {
+        connection: 0,
         method,
         path,
         headers,
@@ -297,13 +312,16 @@ async fn read_request(socket: &mut TcpStream) -> Option<RecordedRequest> {
     })
 }
 
-async fn write_reply(socket: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
+async fn write_reply(socket: &mut TcpStream, reply: Reply) -> std::io::Result<KeepAlive> {
     let (status, headers, body) = match reply {
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
-            return Ok(());
+            return Ok(KeepAlive::No);
         }
-        Reply::Close => return socket.shutdown().await,
+        Reply::Close => {
+            socket.shutdown().await?;
+            return Ok(KeepAlive::No);
+        }
         Reply::Respond {
             status,
             headers,
@@ -314,7 +332,6 @@ async fn write_reply(socket: &mut TcpStream, reply: Reply) -> std::io::Result<()
     for (k, v) in &headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    head.push_str("connection: close\r\n");
     match body {
         Body::Full(bytes) => {
             head.push_str(&format!("content-length: {}\r\n\r\n", bytes.len()));
@@ -333,7 +350,8 @@ async fn write_reply(socket: &mut TcpStream, reply: Reply) -> std::io::Result<()
             for (i, piece) in pieces.iter().enumerate() {
                 if cut_after == Some(i) {
                     // Abrupt end: no terminating zero-length chunk.
-                    return socket.shutdown().await;
+                    socket.shutdown().await?;
+                    return Ok(KeepAlive::No);
                 }
                 if stall_after == Some(i) {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -346,13 +364,14 @@ async fn write_reply(socket: &mut TcpStream, reply: Reply) -> std::io::Result<()
                 socket.flush().await?;
             }
             if cut_after.is_some_and(|n| n >= pieces.len()) {
-                return socket.shutdown().await;
+                socket.shutdown().await?;
+                return Ok(KeepAlive::No);
             }
             socket.write_all(b"0\r\n\r\n").await?;
         }
     }
     socket.flush().await?;
-    socket.shutdown().await
+    Ok(KeepAlive::Yes)
 }
 
 fn reason(status: u16) -> &'static str {
