@@ -105,6 +105,18 @@ impl Reply {
         }
     }
 
+    /// Sets the pause before each piece of a chunked body.
+    pub fn delay(mut self, pause: Duration) -> Reply {
+        if let Reply::Respond {
+            body: Body::Chunked { delay, .. },
+            ..
+        } = &mut self
+        {
+            *delay = pause;
+        }
+        self
+    }
+
     pub fn header(mut self, name: &str, value: &str) -> Reply {
         if let Reply::Respond { headers, .. } = &mut self {
             headers.push((name.to_string(), value.to_string()));
@@ -180,6 +192,15 @@ pub struct FakeServer {
 impl FakeServer {
     /// Starts a server answering request N with `replies[N]` (a 500 once they run out).
     pub async fn start(replies: Vec<Reply>) -> FakeServer {
+        Self::launch(replies, false).await
+    }
+
+    /// Starts a server answering every request with `reply` (for benchmarks).
+    pub async fn start_repeating(reply: Reply) -> FakeServer {
+        Self::launch(vec![reply], true).await
+    }
+
+    async fn launch(replies: Vec<Reply>, repeat_last: bool) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
@@ -197,7 +218,12 @@ impl FakeServer {
                 let replies = Arc::clone(&replies);
                 let next = Arc::clone(&next);
                 let recorded = Arc::clone(&recorded);
-                connections.spawn(serve(socket, id, replies, next, recorded));
+                let script = Script {
+                    replies,
+                    next,
+                    repeat_last,
+                };
+                connections.spawn(serve(socket, id, script, recorded));
             }
         });
         FakeServer {
@@ -236,11 +262,34 @@ pub async fn refused_url() -> String {
     format!("http://{addr}")
 }
 
+struct Script {
+    replies: Arc<Vec<Reply>>,
+    next: Arc<AtomicUsize>,
+    repeat_last: bool,
+}
+
+impl Script {
+    fn next_reply(&self) -> Reply {
+        let index = self.next.fetch_add(1, Ordering::SeqCst);
+        let scripted = if self.repeat_last {
+            self.replies
+                .get(index.min(self.replies.len().saturating_sub(1)))
+        } else {
+            self.replies.get(index)
+        };
+        scripted.cloned().unwrap_or_else(|| {
+            Reply::json(
+                500,
+                &format!(r#"{{"error":"fake server: no reply scripted for request {index}"}}"#),
+            )
+        })
+    }
+}
+
 async fn serve(
     mut socket: TcpStream,
     connection: usize,
-    replies: Arc<Vec<Reply>>,
-    next: Arc<AtomicUsize>,
+    script: Script,
     recorded: Arc<Mutex<Vec<RecordedRequest>>>,
 ) {
     // Keep-alive: serve requests on this connection until a reply ends it.
@@ -249,13 +298,7 @@ async fn serve(
         if let Ok(mut r) = recorded.lock() {
             r.push(request);
         }
-        let index = next.fetch_add(1, Ordering::SeqCst);
-        let reply = replies.get(index).cloned().unwrap_or_else(|| {
-            Reply::json(
-                500,
-                &format!(r#"{{"error":"fake server: no reply scripted for request {index}"}}"#),
-            )
-        });
+        let reply = script.next_reply();
         match write_reply(&mut socket, reply).await {
             Ok(KeepAlive::Yes) => continue,
             Ok(KeepAlive::No) | Err(_) => return,
