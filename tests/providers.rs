@@ -400,6 +400,42 @@ async fn first_byte_never_comes_is_a_first_byte_timeout() {
     assert!(err.class.is_retryable());
 }
 
+/// A listener whose accept queue is full: the kernel drops further SYNs, so connecting hangs.
+async fn unanswered_connect_url() -> (tokio::net::TcpListener, Vec<tokio::net::TcpStream>, String) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        if let Ok(Ok(stream)) = tokio::time::timeout(
+            Duration::from_millis(200),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            held.push(stream);
+        }
+    }
+    (listener, held, format!("http://{addr}"))
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn connect_that_never_completes_is_a_connect_timeout() {
+    let (_listener, _held, url) = unanswered_connect_url().await;
+    let timeouts = Timeouts {
+        connect: Duration::from_millis(200),
+        ..fast_timeouts()
+    };
+    let err = run(&anthropic(&url, timeouts), &RetryPolicy::none())
+        .await
+        .result
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Timeout, "{err}");
+    assert_eq!(err.timeout, Some(TimeoutKind::Connect), "{err}");
+}
+
 #[tokio::test]
 async fn silence_mid_stream_is_an_idle_timeout_with_partial_text() {
     let server = FakeServer::start(vec![ok_stream().stall_before("\" most stuck?\"")]).await;
@@ -627,6 +663,55 @@ async fn key_never_appears_in_errors_or_debug_output() {
     let requests = server.requests();
     assert_eq!(requests[0].header("x-api-key"), Some(KEY));
     assert!(!String::from_utf8_lossy(&requests[0].body).contains(KEY));
+}
+
+/// Collects everything a tracing subscriber writes.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn key_never_appears_in_trace_logs() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = FakeServer::start(vec![
+        Reply::json(
+            529,
+            &wire::anthropic_error_body("overloaded_error", "Overloaded"),
+        ),
+        Reply::json(
+            401,
+            &wire::anthropic_error_body("authentication_error", &format!("bad key {KEY}")),
+        ),
+        Reply::sse(&wire::openai_stream("gpt-4o", &["ok"], None)),
+    ])
+    .await;
+    let _ = run(&anthropic(&server.url(), fast_timeouts()), &quick_retries()).await;
+    let _ = run(&openai(&server.url(), Some(KEY)), &quick_retries()).await;
+
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        text.contains("retrying"),
+        "expected retry logs, got: {text}"
+    );
+    assert!(!text.contains(KEY), "key in logs: {text}");
 }
 
 #[tokio::test]

@@ -90,6 +90,7 @@ pub async fn stream_with_retry(
             status = err.status,
             wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
             retry = retry_index + 1,
+            error = %err.message,
             "retrying"
         );
         on_retry(&err, wait);
