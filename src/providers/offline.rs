@@ -112,6 +112,8 @@ impl StageCues {
 struct LanguageTemplates {
     /// Between the reflection and the question (a space in English, nothing in Chinese).
     joiner: String,
+    /// Reflects an earlier message when the current one holds nothing to quote.
+    recall: Vec<String>,
     goal: StageTemplates,
     reality: StageTemplates,
     options: StageTemplates,
@@ -232,14 +234,24 @@ impl OfflineCoach {
         }
         let ask = &stage_templates.ask[ask_index];
 
-        let quote = extract_quote(message, language);
-        let text = match &quote {
-            Some(q) => {
-                let reflect = &stage_templates.reflect
-                    [pick(seed.rotate_left(17), stage_templates.reflect.len())];
-                format!("{}{}{}", reflect.replace("{quote}", q), lang.joiner, ask)
+        // Reflect this message; when it holds nothing to reflect ("ok"), recall the latest
+        // earlier message that does.
+        let reflect_choice = pick(seed.rotate_left(17), stage_templates.reflect.len());
+        let (quote, template) = match extract_quote(message, language) {
+            Some(q) => (Some(q), Some(&stage_templates.reflect[reflect_choice])),
+            None => {
+                let earlier = history
+                    .iter()
+                    .rev()
+                    .filter(|m| m.role == Role::User)
+                    .find_map(|m| extract_quote(&m.content, language));
+                let recall = &lang.recall[pick(seed.rotate_left(29), lang.recall.len())];
+                (earlier.clone(), earlier.map(|_| recall))
             }
-            None => ask.clone(),
+        };
+        let text = match (&quote, template) {
+            (Some(q), Some(t)) => format!("{}{}{}", t.replace("{quote}", q), lang.joiner, ask),
+            _ => ask.clone(),
         };
         OfflineReply {
             text,
@@ -362,7 +374,9 @@ pub fn detect_language(text: &str) -> Option<Language> {
 }
 
 /// A short phrase of the person's own words: the clause that says the most about them
-/// (first person preferred), trimmed, without question marks (the question is ours).
+/// (first person preferred, one that fits whole preferred over one cut short), without
+/// question marks (the question is ours). `None` when the message holds nothing worth
+/// reflecting ("ok", "…").
 pub fn extract_quote(message: &str, language: Language) -> Option<String> {
     let separators = |c: char| {
         matches!(
@@ -370,53 +384,91 @@ pub fn extract_quote(message: &str, language: Language) -> Option<String> {
             '.' | '!' | '?' | ';' | '\n' | '。' | '！' | '？' | '；' | '…'
         )
     };
-    let clauses: Vec<&str> = message
+    let clauses: Vec<String> = message
         .split(separators)
         .flat_map(|s| s.split([',', '，', '、']))
-        .map(|s| s.trim_matches(|c: char| c.is_whitespace() || "\"'“”‘’「」()（）-—*".contains(c)))
+        .map(|s| {
+            s.chars()
+                .filter(|c| !c.is_control() && !matches!(c, '?' | '？' | '{' | '}'))
+                .collect::<String>()
+        })
+        .map(|s| {
+            s.trim_matches(|c: char| c.is_whitespace() || "\"'“”‘’「」()（）-—*".contains(c))
+                .to_string()
+        })
         .filter(|s| s.chars().any(char::is_alphanumeric))
         .collect();
-    let first_person = |s: &str| match language {
-        Language::Chinese => s.contains('我'),
-        Language::English => s.split_whitespace().any(|w| {
+    let size = |s: &str| match language {
+        Language::English => s.split_whitespace().count(),
+        Language::Chinese => s.chars().filter(|c| !c.is_whitespace()).count(),
+    };
+    let max = match language {
+        Language::English => MAX_QUOTE_WORDS,
+        Language::Chinese => MAX_QUOTE_CHARS_ZH,
+    };
+    let worth_quoting = |s: &str| {
+        let n = size(s);
+        n >= 3 || (n >= 2 && is_first_person(s, language))
+    };
+    // Ranked: first person, then fits whole, then length.
+    let best = clauses
+        .iter()
+        .filter(|s| worth_quoting(s))
+        .max_by_key(|s| {
+            let n = size(s);
+            (
+                is_first_person(s, language),
+                n <= max,
+                if n <= max { n } else { 0 },
+            )
+        })?;
+    Some(shorten(best, language, max))
+}
+
+fn is_first_person(clause: &str, language: Language) -> bool {
+    match language {
+        Language::Chinese => clause.contains('我'),
+        Language::English => clause.split_whitespace().any(|w| {
+            let w = w
+                .trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
+                .to_lowercase()
+                .replace('’', "'");
             matches!(
-                w.to_lowercase()
-                    .trim_matches(|c: char| !c.is_alphanumeric() && c != '\''),
+                w.as_str(),
                 "i" | "i'm" | "i've" | "i'd" | "i'll" | "my" | "me" | "myself"
             )
         }),
-    };
-    let size = |s: &str| s.chars().count();
-    let best = clauses
-        .iter()
-        .filter(|s| first_person(s))
-        .max_by_key(|s| size(s))
-        .or_else(|| clauses.iter().max_by_key(|s| size(s)))?;
-    let cleaned: String = best
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '?' | '？' | '{' | '}'))
-        .collect();
-    let quote = match language {
+    }
+}
+
+fn shorten(clause: &str, language: Language, max: usize) -> String {
+    match language {
         Language::English => {
-            let words: Vec<&str> = cleaned.split_whitespace().collect();
-            let mut q = words[..words.len().min(MAX_QUOTE_WORDS)].join(" ");
-            if words.len() > MAX_QUOTE_WORDS {
-                q.push('…');
+            let words: Vec<&str> = clause.split_whitespace().collect();
+            if words.len() <= max {
+                return words.join(" ");
             }
-            q
+            // Cut before a joining word when that leaves a phrase that stands on its own.
+            let joint = (4..=max).rev().find(|&i| {
+                matches!(
+                    words[i].to_lowercase().as_str(),
+                    "and" | "but" | "because" | "so" | "or" | "while" | "although" | "which"
+                )
+            });
+            match joint {
+                Some(i) => words[..i].join(" "),
+                None => format!("{}…", words[..max].join(" ")),
+            }
         }
         Language::Chinese => {
-            let chars: Vec<char> = cleaned.trim().chars().collect();
-            let mut q: String = chars[..chars.len().min(MAX_QUOTE_CHARS_ZH)]
-                .iter()
-                .collect();
-            if chars.len() > MAX_QUOTE_CHARS_ZH {
+            let chars: Vec<char> = clause.trim().chars().collect();
+            let mut q: String = chars[..chars.len().min(max)].iter().collect();
+            if chars.len() > max {
                 q.push('…');
             }
             q
         }
-    };
-    (!quote.trim().is_empty()).then_some(quote)
+    }
 }
 
 /// FNV-1a: a stable hash (std's hasher may change between Rust versions), so the same
@@ -433,6 +485,25 @@ fn pick(seed: u64, len: usize) -> usize {
 
 fn count_question_marks(s: &str) -> usize {
     s.chars().filter(|c| matches!(c, '?' | '？')).count()
+}
+
+/// A reflection holds `{quote}` once, no other placeholder and no question mark.
+fn check_reflection(t: &str) -> Result<(), (String, &'static str)> {
+    if t.matches("{quote}").count() != 1 || t.replace("{quote}", "").contains(['{', '}']) {
+        return Err((
+            format!(
+                "reflection `{t}` must contain `{{quote}}` exactly once and no other placeholder"
+            ),
+            "write e.g. \"You said “{quote}”.\"",
+        ));
+    }
+    if count_question_marks(t) != 0 {
+        return Err((
+            format!("reflection `{t}` contains a question mark"),
+            "each turn asks exactly one question: put it in `ask`",
+        ));
+    }
+    Ok(())
 }
 
 fn validate(file: &str, src: &str, parsed: &TemplateFile) -> Result<(), SourceError> {
@@ -461,6 +532,16 @@ fn validate(file: &str, src: &str, parsed: &TemplateFile) -> Result<(), SourceEr
         }
     }
     for (lang, templates) in [("en", &parsed.en), ("zh", &parsed.zh)] {
+        if templates.recall.is_empty() {
+            return Err(err(
+                &toml_path![lang, "recall"],
+                "`recall` has no templates".into(),
+                "add at least one template",
+            ));
+        }
+        for (i, t) in templates.recall.iter().enumerate() {
+            check_reflection(t).map_err(|m| err(&toml_path![lang, "recall", i], m.0, m.1))?;
+        }
         for stage in Stage::ALL {
             let st = templates.for_stage(stage);
             let name = stage.as_str();
@@ -474,24 +555,8 @@ fn validate(file: &str, src: &str, parsed: &TemplateFile) -> Result<(), SourceEr
                 }
             }
             for (i, t) in st.reflect.iter().enumerate() {
-                if t.matches("{quote}").count() != 1
-                    || t.replace("{quote}", "").contains(['{', '}'])
-                {
-                    return Err(err(
-                        &toml_path![lang, name, "reflect", i],
-                        format!(
-                            "reflection `{t}` must contain `{{quote}}` exactly once and no other placeholder"
-                        ),
-                        "write e.g. \"You said “{quote}”.\"",
-                    ));
-                }
-                if count_question_marks(t) != 0 {
-                    return Err(err(
-                        &toml_path![lang, name, "reflect", i],
-                        format!("reflection `{t}` contains a question mark"),
-                        "each turn asks exactly one question: put it in `ask`",
-                    ));
-                }
+                check_reflection(t)
+                    .map_err(|m| err(&toml_path![lang, name, "reflect", i], m.0, m.1))?;
             }
             for (i, t) in st.ask.iter().enumerate() {
                 let ends_with_question = t.trim_end().ends_with(['?', '？']);
@@ -573,6 +638,19 @@ mod tests {
         let zh = extract_quote("工作还行。但是我觉得自己卡住了！", Language::Chinese);
         assert_eq!(zh.as_deref(), Some("但是我觉得自己卡住了"));
         assert_eq!(extract_quote("???", Language::English), None);
+        let long = extract_quote(
+            "Right now I work 60 hours a week and my manager ignores my ideas",
+            Language::English,
+        );
+        assert_eq!(long.as_deref(), Some("Right now I work 60 hours a week"));
+        let run_on = extract_quote(
+            "I really truly honestly deeply want to find a calmer place to live",
+            Language::English,
+        );
+        assert_eq!(
+            run_on.as_deref(),
+            Some("I really truly honestly deeply want to find a calmer…")
+        );
     }
 
     #[test]
@@ -647,6 +725,32 @@ mod tests {
             ChatMessage::user("I want to feel better"),
         ];
         assert_eq!(c.reply(&req(back)).stage, Stage::Will);
+    }
+
+    #[test]
+    fn a_bare_ok_recalls_earlier_words() {
+        let c = coach();
+        let first = c.reply(&req(vec![ChatMessage::user(
+            "I want to write a novel this year",
+        )]));
+        let r = c.reply(&req(vec![
+            ChatMessage::user("I want to write a novel this year"),
+            ChatMessage::assistant(first.text),
+            ChatMessage::user("ok"),
+        ]));
+        assert_eq!(
+            r.quote.as_deref(),
+            Some("I want to write a novel this year")
+        );
+        assert!(
+            r.text.contains("“I want to write a novel this year”"),
+            "{}",
+            r.text
+        );
+        assert!(!r.text.contains("“ok”"));
+        let alone = c.reply(&req(vec![ChatMessage::user("ok")]));
+        assert_eq!(alone.quote, None);
+        assert_eq!(count_question_marks(&alone.text), 1);
     }
 
     #[test]
