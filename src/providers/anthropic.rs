@@ -111,11 +111,19 @@ impl AnthropicClient {
 /// The JSON body of a streaming Messages call. With `cache_prompt`, two cache breakpoints:
 /// the system prompt, and the last message before the new one, so the whole conversation
 /// prefix is read from cache on the next turn.
+///
+/// The API refuses empty text blocks and a conversation that opens with the assistant (a
+/// history window can start mid-exchange), so those messages are left out.
 pub fn request_body(req: &ChatRequest) -> Value {
     let cache = || json!({"type": "ephemeral"});
-    let prefix_end = req.messages.len().checked_sub(2);
-    let messages: Vec<Value> = req
+    let kept: Vec<&super::ChatMessage> = req
         .messages
+        .iter()
+        .filter(|m| !m.content.trim().is_empty())
+        .skip_while(|m| m.role == super::Role::Assistant)
+        .collect();
+    let prefix_end = kept.len().checked_sub(2);
+    let messages: Vec<Value> = kept
         .iter()
         .enumerate()
         .map(|(i, m)| {
@@ -383,8 +391,25 @@ mod tests {
         );
         let plain = request_body(&ChatRequest {
             cache_prompt: false,
-            ..req
+            ..req.clone()
         });
         assert!(!plain.to_string().contains("cache_control"));
+
+        let window = request_body(&ChatRequest {
+            messages: vec![
+                ChatMessage::assistant("cut-off reply"),
+                ChatMessage::user("a"),
+                ChatMessage::assistant(""),
+                ChatMessage::user("c"),
+            ],
+            ..req
+        });
+        let messages = window["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0]["role"], "user");
+        assert_eq!(
+            messages[0]["content"][0]["cache_control"]["type"],
+            "ephemeral"
+        );
     }
 }

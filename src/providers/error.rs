@@ -121,7 +121,8 @@ pub struct ProviderError {
     pub message: String,
     /// Text already streamed (and passed to `on_delta`) before the failure.
     pub partial: Option<String>,
-    /// Usage the provider reported before failing (it may bill for it).
+    /// Usage up to the failure when a response had started (the provider may bill for it):
+    /// reported counts where the stream carried them, the rest estimated from characters.
     pub usage: Option<Usage>,
 }
 

@@ -125,10 +125,13 @@ pub(crate) async fn execute<D: WireDecoder>(
         }),
         Err(mut err) => {
             err.status.get_or_insert(status);
+            // A cut stream rarely got its final usage: count at least the text that arrived.
+            let mut usage = usage;
+            usage.output_tokens = usage.output_tokens.max(estimate_tokens(&stream.text));
+            err.usage = Some(usage);
             if !stream.text.is_empty() {
                 err.partial = Some(stream.text);
             }
-            err.usage = Some(usage);
             tracing::debug!(
                 provider = ctx.provider,
                 class = err.class.as_str(),
