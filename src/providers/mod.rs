@@ -18,8 +18,8 @@ use std::time::Duration;
 use crate::catalog::Usage;
 
 pub use anthropic::{AnthropicClient, AnthropicConfig, AnthropicDecoder};
-pub use error::{ErrorClass, ProviderError, TimeoutKind};
-pub use offline::{OfflineCoach, OfflineTemplateError};
+pub use error::{ErrorClass, ProviderConfigError, ProviderError, TimeoutKind};
+pub use offline::{Language, OfflineCoach, OfflineReply, OfflineTemplateError, Stage};
 pub use openai_compat::{OpenAiCompatClient, OpenAiCompatConfig, OpenAiDecoder};
 pub use retry::{RetryPolicy, stream_with_retry};
 pub use secret::{KeyError, Secret, resolve_key};

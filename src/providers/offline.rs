@@ -173,9 +173,15 @@ pub struct OfflineReply {
 }
 
 /// The offline coach. Cheap to clone (templates are shared).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OfflineCoach {
     templates: Arc<Templates>,
+}
+
+impl std::fmt::Debug for OfflineCoach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OfflineCoach")
+    }
 }
 
 impl OfflineCoach {
