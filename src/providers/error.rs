@@ -394,6 +394,31 @@ mod tests {
             "This request would exceed the rate limit for your organization",
         );
         assert_eq!(classify_http(429, &rate).0, ErrorClass::RateLimited);
+        // Real rate-limit wording must not read as a spend limit.
+        let openai_rate = body(
+            "tokens",
+            Some("rate_limit_exceeded"),
+            "Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Used 29000, Requested 2000. Please try again in 2s. Visit https://platform.openai.com/account/rate-limits to learn more.",
+        );
+        assert_eq!(classify_http(429, &openai_rate).0, ErrorClass::RateLimited);
+        let anthropic_rate = body(
+            "rate_limit_error",
+            None,
+            "This request would exceed the rate limit for your organization of 50,000 input tokens per minute. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales to discuss your options for a rate limit increase.",
+        );
+        assert_eq!(
+            classify_http(429, &anthropic_rate).0,
+            ErrorClass::RateLimited
+        );
+        let output_cap = body(
+            "invalid_request_error",
+            None,
+            "max_tokens: 100000 > 64000, which is the maximum allowed number of output tokens for claude-haiku-4-5",
+        );
+        assert_eq!(classify_http(400, &output_cap).0, ErrorClass::BadRequest);
+        let openrouter =
+            ErrorBody::parse(r#"{"error":{"code":402,"message":"Insufficient credits"}}"#);
+        assert_eq!(classify_http(402, &openrouter).0, ErrorClass::SpendLimit);
         let credit = body(
             "invalid_request_error",
             None,
