@@ -135,6 +135,7 @@ pub(crate) async fn execute<D: WireDecoder>(
             tracing::debug!(
                 provider = ctx.provider,
                 class = err.class.as_str(),
+                error = %err.message,
                 "stream failed"
             );
             Err(err)
@@ -257,6 +258,7 @@ async fn http_error(ctx: &CallContext<'_>, response: reqwest::Response) -> Provi
         provider = ctx.provider,
         status,
         class = class.as_str(),
+        error = %err.message,
         "http error"
     );
     err
