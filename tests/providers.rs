@@ -761,27 +761,74 @@ fn decode_chunked<D: WireDecoder + Default>(
 }
 
 fn anthropic_fixture() -> String {
-    wire::anthropic_stream(
-        "claude-haiku-4-5",
-        &["Hel", "lo — 你好", "\nwhat ", "feels 🙂 stuck?"],
-        usage_a(),
+    format!(
+        ": keep-alive\n\n{}",
+        wire::anthropic_stream(
+            "claude-haiku-4-5",
+            &["Hel", "lo — 你好", "\nwhat ", "feels 🙂 stuck?"],
+            usage_a(),
+        )
     )
 }
 
 fn openai_fixture() -> String {
-    wire::openai_stream(
-        "gpt-4o",
-        &["Hi", " 朋友", "\r\nline", " 🙂"],
-        Some(OpenAiUsage {
-            prompt: 100,
-            completion: 7,
-            cached: 64,
-        }),
+    format!(
+        ": OPENROUTER PROCESSING\r\n\r\n{}",
+        wire::openai_stream(
+            "gpt-4o",
+            &["Hi", " 朋友", "\r\nline", " 🙂"],
+            Some(OpenAiUsage {
+                prompt: 100,
+                completion: 7,
+                cached: 64,
+            }),
+        )
     )
+}
+
+/// Raw SSE with a BOM, comments, multi-line data, an `event` without data, unknown fields,
+/// and all three line endings.
+const RAW_SSE: &str = "\u{feff}: hello\r\nevent: a\ndata: one\rdata:two\r\n\r\nid: 7\nretry: 10\nevent: lonely\n\ndata:  spaced 你好\nfoo: bar\n\n";
+
+fn sse_chunked(bytes: &[u8], cuts: &[usize]) -> Result<Vec<SseEvent>, String> {
+    let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    bounds.extend([0, bytes.len()]);
+    bounds.sort_unstable();
+    let mut parser = SseParser::new();
+    let mut out = Vec::new();
+    for w in bounds.windows(2) {
+        out.extend(parser.feed(&bytes[w[0]..w[1]]).map_err(|e| e.to_string())?);
+    }
+    parser.finish().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+#[test]
+fn raw_sse_fields_comments_and_line_endings() {
+    let events = sse_chunked(RAW_SSE.as_bytes(), &[]).unwrap();
+    assert_eq!(
+        events,
+        vec![
+            SseEvent {
+                event: "a".into(),
+                data: "one\ntwo".into()
+            },
+            SseEvent {
+                event: "message".into(),
+                data: " spaced 你好".into()
+            },
+        ]
+    );
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn sse_events_do_not_depend_on_chunking(cuts in prop::collection::vec(any::<usize>(), 0..40)) {
+        let whole = sse_chunked(RAW_SSE.as_bytes(), &[]);
+        prop_assert_eq!(sse_chunked(RAW_SSE.as_bytes(), &cuts), whole);
+    }
 
     #[test]
     fn anthropic_events_do_not_depend_on_chunking(cuts in prop::collection::vec(any::<usize>(), 0..40)) {
