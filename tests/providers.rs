@@ -892,3 +892,24 @@ proptest! {
         let _ = decode_chunked::<OpenAiDecoder>(&bytes, &cuts);
     }
 }
+
+/// The coach runs turns on spawned tasks: the call futures must be `Send`.
+#[tokio::test]
+async fn call_futures_can_be_spawned() {
+    let server = FakeServer::start(vec![ok_stream()]).await;
+    let provider = anthropic(&server.url(), fast_timeouts());
+    let task = tokio::spawn(async move {
+        let mut text = String::new();
+        let result = stream_with_retry(
+            &provider,
+            &request(),
+            &RetryPolicy::default(),
+            &mut |d: &str| text.push_str(d),
+            &mut |_: &ProviderError, _| {},
+        )
+        .await;
+        (text, result.map(|c| c.text))
+    });
+    let (text, result) = task.await.unwrap();
+    assert_eq!(result.unwrap(), text);
+}
