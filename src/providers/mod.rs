@@ -3,6 +3,13 @@
 //! One streaming interface over all three: text deltas as they arrive, then a [`Completion`]
 //! with usage and stop reason, or a typed [`ProviderError`]. Retries live in [`retry`];
 //! fallback across models is the coach's job.
+//!
+//! Typical use by the coach: resolve a key with [`resolve_key`], build one client per
+//! provider at start ([`AnthropicClient::new`], [`OpenAiCompatClient::new`],
+//! [`OfflineCoach::embedded`]) and keep it (it pools connections), then per attempt call
+//! [`stream_with_retry`]. On error, `class` decides what happens next
+//! ([`ErrorClass::is_retryable`] for health, `SpendLimit`/`Auth` to skip a provider), `partial`
+//! holds text the person already saw, and `message` is safe to show and store.
 
 pub mod anthropic;
 pub mod error;
