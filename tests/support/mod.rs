@@ -1,0 +1,4 @@
+//! Shared support for integration tests. Each test binary uses a different part of it.
+#![allow(dead_code)]
+
+pub mod fake_server;
