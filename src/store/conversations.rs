@@ -171,7 +171,10 @@ impl Store {
                 .prepare_cached("UPDATE messages SET content = ?2, status = ?3 WHERE id = ?1")?
                 .execute(params![id, content, status])?;
             if n == 0 {
-                return Err(StoreError::NotFound { what: "message", id });
+                return Err(StoreError::NotFound {
+                    what: "message",
+                    id,
+                });
             }
             search::index_message(c, id, content)?;
             Ok(())

@@ -155,7 +155,8 @@ impl Store {
             let Some(decision) = conn.query_row(&sql, [id], decision_row).optional()? else {
                 return Ok(None);
             };
-            let sql = format!("SELECT {ATTEMPT_COLS} FROM attempts WHERE decision_id = ?1 ORDER BY id");
+            let sql =
+                format!("SELECT {ATTEMPT_COLS} FROM attempts WHERE decision_id = ?1 ORDER BY id");
             let mut stmt = conn.prepare(&sql)?;
             let attempts = stmt
                 .query_map([id], attempt_row)?

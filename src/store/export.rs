@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
 
-use super::conversations::{CONVERSATION_COLS, MESSAGE_COLS, conversation_row, message_row, prefixed};
+use super::conversations::{
+    CONVERSATION_COLS, MESSAGE_COLS, conversation_row, message_row, prefixed,
+};
 use super::decisions::{ATTEMPT_COLS, DECISION_COLS, attempt_row, decision_row};
 use super::profiles::{
     COMMITMENT_COLS, PROFILE_COLS, PROMPT_COLS, SNAPSHOT_COLS, commitment_row, profile_row,
@@ -53,7 +55,7 @@ fn rows<T>(
         Some(id) => stmt.query_map([id], map)?.collect(),
         None => stmt.query_map([], map)?.collect(),
     };
-    Ok(out.map_err(StoreError::from)?)
+    out.map_err(StoreError::from)
 }
 
 impl Store {
@@ -127,7 +129,12 @@ fn export_all(c: &Connection) -> Result<ExportDoc> {
         format: EXPORT_FORMAT.into(),
         version: EXPORT_VERSION,
         schema_version: SCHEMA_VERSION,
-        profiles: rows(c, &format!("SELECT {PROFILE_COLS} FROM profiles ORDER BY id"), None, profile_row)?,
+        profiles: rows(
+            c,
+            &format!("SELECT {PROFILE_COLS} FROM profiles ORDER BY id"),
+            None,
+            profile_row,
+        )?,
         prompt_versions: rows(
             c,
             &format!("SELECT {PROMPT_COLS} FROM prompt_versions ORDER BY id"),
@@ -140,27 +147,47 @@ fn export_all(c: &Connection) -> Result<ExportDoc> {
             None,
             snapshot_row,
         )?,
-        checkins: rows(c, "SELECT profile_id, day FROM checkins ORDER BY profile_id, day", None, |r| {
-            Ok(Checkin {
-                profile_id: r.get(0)?,
-                day: r.get(1)?,
-            })
-        })?,
+        checkins: rows(
+            c,
+            "SELECT profile_id, day FROM checkins ORDER BY profile_id, day",
+            None,
+            |r| {
+                Ok(Checkin {
+                    profile_id: r.get(0)?,
+                    day: r.get(1)?,
+                })
+            },
+        )?,
         conversations: rows(
             c,
             &format!("SELECT {CONVERSATION_COLS} FROM conversations ORDER BY id"),
             None,
             conversation_row,
         )?,
-        messages: rows(c, &format!("SELECT {MESSAGE_COLS} FROM messages ORDER BY id"), None, message_row)?,
+        messages: rows(
+            c,
+            &format!("SELECT {MESSAGE_COLS} FROM messages ORDER BY id"),
+            None,
+            message_row,
+        )?,
         route_decisions: rows(
             c,
             &format!("SELECT {DECISION_COLS} FROM route_decisions ORDER BY id"),
             None,
             decision_row,
         )?,
-        attempts: rows(c, &format!("SELECT {ATTEMPT_COLS} FROM attempts ORDER BY id"), None, attempt_row)?,
-        usage: rows(c, &format!("SELECT {USAGE_COLS} FROM usage ORDER BY id"), None, usage_row)?,
+        attempts: rows(
+            c,
+            &format!("SELECT {ATTEMPT_COLS} FROM attempts ORDER BY id"),
+            None,
+            attempt_row,
+        )?,
+        usage: rows(
+            c,
+            &format!("SELECT {USAGE_COLS} FROM usage ORDER BY id"),
+            None,
+            usage_row,
+        )?,
         commitments: rows(
             c,
             &format!("SELECT {COMMITMENT_COLS} FROM commitments ORDER BY id"),
@@ -262,8 +289,16 @@ fn import_rows(c: &Connection, doc: &ExportDoc) -> Result<()> {
              metrics_json, model, cost_usd, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
-                v.id, v.profile_id, v.version, v.prompt, v.profile_text, v.reason, v.metrics_json,
-                v.model, v.cost_usd, v.created_at
+                v.id,
+                v.profile_id,
+                v.version,
+                v.prompt,
+                v.profile_text,
+                v.reason,
+                v.metrics_json,
+                v.model,
+                v.cost_usd,
+                v.created_at
             ],
         )?;
     }
@@ -424,7 +459,11 @@ fn render_markdown(out: &mut String, detail: &ConversationDetail) {
     let c = &detail.conversation;
     let title = c.title.as_deref().filter(|t| !t.trim().is_empty());
     let turns = detail.turns.iter().filter(|t| t.user.is_some()).count();
-    let _ = writeln!(out, "# {}\n", one_line(title.unwrap_or("Untitled conversation")));
+    let _ = writeln!(
+        out,
+        "# {}\n",
+        one_line(title.unwrap_or("Untitled conversation"))
+    );
     let _ = writeln!(
         out,
         "<sub>conversation {} · {} · started {} · {} turn{} · {}</sub>\n",
@@ -443,7 +482,12 @@ fn render_markdown(out: &mut String, detail: &ConversationDetail) {
 fn render_turn(out: &mut String, turn: &Turn) {
     match &turn.user {
         Some(user) => {
-            let _ = writeln!(out, "## Turn {} · {}\n", turn.index, format_ms(user.created_at));
+            let _ = writeln!(
+                out,
+                "## Turn {} · {}\n",
+                turn.index,
+                format_ms(user.created_at)
+            );
             let _ = writeln!(out, "**You**\n");
             for line in user.content.lines() {
                 let _ = writeln!(out, "> {line}");

@@ -31,8 +31,8 @@ pub use export::{EXPORT_FORMAT, EXPORT_VERSION, ExportDoc, format_ms, format_usd
 pub use schema::SCHEMA_VERSION;
 pub use search::{SearchHit, Segmented, SnippetStyle, is_cjk, segment};
 pub use stats::{
-    ClassCount, ConversationCost, CooccurringPair, DayCost, EscalationStats, InteractionEscalation, ModelShare,
-    Projection, SignalEscalation, Stats, TriggerCount,
+    ClassCount, ConversationCost, CooccurringPair, DayCost, EscalationStats, InteractionEscalation,
+    ModelShare, Projection, SignalEscalation, Stats, TriggerCount,
 };
 pub use types::*;
 pub use usage::CostTotals;
@@ -164,7 +164,10 @@ impl Store {
                 self.conn
                     .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
-                tracing::warn!(mode, "SQLite refused WAL mode; concurrent use will be slower");
+                tracing::warn!(
+                    mode,
+                    "SQLite refused WAL mode; concurrent use will be slower"
+                );
             }
         }
         self.conn.pragma_update(None, "foreign_keys", "ON")?;

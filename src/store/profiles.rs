@@ -101,18 +101,17 @@ impl Store {
                  ON CONFLICT(name) DO NOTHING",
                 params![name, created_at],
             )?;
-            Ok(c.query_row("SELECT id FROM profiles WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })?)
+            Ok(
+                c.query_row("SELECT id FROM profiles WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })?,
+            )
         })
     }
 
     pub fn profile(&self, id: i64) -> Result<Option<Profile>> {
         let sql = format!("SELECT {PROFILE_COLS} FROM profiles WHERE id = ?1");
-        Ok(self
-            .conn
-            .query_row(&sql, [id], profile_row)
-            .optional()?)
+        Ok(self.conn.query_row(&sql, [id], profile_row).optional()?)
     }
 
     pub fn profiles(&self) -> Result<Vec<Profile>> {
@@ -225,7 +224,10 @@ impl Store {
              ORDER BY created_at DESC, id DESC LIMIT ?2"
         );
         let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params![profile_id, super::to_i64(limit as u64)], snapshot_row)?;
+        let rows = stmt.query_map(
+            params![profile_id, super::to_i64(limit as u64)],
+            snapshot_row,
+        )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -297,9 +299,9 @@ impl Store {
 
     /// Check-in days of a profile on or after `since_day`, ascending.
     pub fn checkin_days(&self, profile_id: i64, since_day: &str) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT day FROM checkins WHERE profile_id = ?1 AND day >= ?2 ORDER BY day",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT day FROM checkins WHERE profile_id = ?1 AND day >= ?2 ORDER BY day")?;
         let rows = stmt.query_map(params![profile_id, since_day], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

@@ -204,7 +204,11 @@ fn step(conn: &Connection, path: &Path) -> Result<bool> {
     else {
         return Ok(false);
     };
-    tracing::info!(from = version, to = version + 1, "migrating the database schema");
+    tracing::info!(
+        from = version,
+        to = version + 1,
+        "migrating the database schema"
+    );
     conn.execute_batch(sql)?;
     conn.pragma_update(None, "user_version", version + 1)?;
     Ok(true)

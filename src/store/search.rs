@@ -91,7 +91,10 @@ fn push_token(dst: &mut String, write: impl FnOnce(&mut String)) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Term {
     /// Lower-cased; `prefix` when long enough to match as a prefix too.
-    Word { text: String, prefix: bool },
+    Word {
+        text: String,
+        prefix: bool,
+    },
     Cjk(Vec<char>),
 }
 
@@ -259,7 +262,7 @@ impl Store {
 
     /// Rebuilds the whole search index from `messages` (after an import, or to repair it).
     pub fn rebuild_search_index(&self) -> Result<()> {
-        self.write(|c| rebuild_index(c))
+        self.write(rebuild_index)
     }
 }
 

@@ -288,15 +288,16 @@ fn compute_stats(
 
     let totals_sql =
         format!("SELECT {TOTALS_SELECT} FROM usage WHERE created_at >= ?1 AND created_at < ?2");
-    let costs = conn.prepare_cached(&totals_sql)?.query_row(range, totals_row)?;
+    let costs = conn
+        .prepare_cached(&totals_sql)?
+        .query_row(range, totals_row)?;
     let analyzer_sql = format!(
         "SELECT {TOTALS_SELECT} FROM usage \
          WHERE created_at >= ?1 AND created_at < ?2 AND kind = ?3"
     );
-    let analyzer = conn.prepare_cached(&analyzer_sql)?.query_row(
-        params![start_ms, end_ms, usage_kind::ANALYZER],
-        totals_row,
-    )?;
+    let analyzer = conn
+        .prepare_cached(&analyzer_sql)?
+        .query_row(params![start_ms, end_ms, usage_kind::ANALYZER], totals_row)?;
 
     let offset_ms = i64::from(utc_offset_minutes) * 60_000;
     let mut stmt = conn.prepare_cached(
@@ -480,7 +481,11 @@ fn compute_escalations(conn: &Connection, start_ms: i64, end_ms: i64) -> Result<
             upgrade_rate: ratio(up as f64, n as f64),
         })
         .collect();
-    interactions.sort_by(|a, b| b.upgraded.cmp(&a.upgraded).then(b.decisions.cmp(&a.decisions)));
+    interactions.sort_by(|a, b| {
+        b.upgraded
+            .cmp(&a.upgraded)
+            .then(b.decisions.cmp(&a.decisions))
+    });
     let mut pairs: Vec<CooccurringPair> = pairs
         .into_iter()
         .map(|((a, b), (count, upgraded))| CooccurringPair {
@@ -495,7 +500,7 @@ fn compute_escalations(conn: &Connection, start_ms: i64, end_ms: i64) -> Result<
         .into_iter()
         .map(|(class, count)| ClassCount { class, count })
         .collect();
-    safety.sort_by(|a, b| b.count.cmp(&a.count));
+    safety.sort_by_key(|s| std::cmp::Reverse(s.count));
     Ok(EscalationStats {
         start_ms,
         end_ms,

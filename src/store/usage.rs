@@ -118,9 +118,8 @@ impl Store {
 
     /// Totals of every model call in `[start_ms, end_ms)` (all kinds: coaching, analyzer, …).
     pub fn costs_between(&self, start_ms: i64, end_ms: i64) -> Result<CostTotals> {
-        let sql = format!(
-            "SELECT {TOTALS_SELECT} FROM usage WHERE created_at >= ?1 AND created_at < ?2"
-        );
+        let sql =
+            format!("SELECT {TOTALS_SELECT} FROM usage WHERE created_at >= ?1 AND created_at < ?2");
         Ok(self
             .conn
             .prepare_cached(&sql)?
