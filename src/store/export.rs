@@ -278,163 +278,162 @@ fn ensure_empty(c: &Connection) -> Result<()> {
 
 fn import_rows(c: &Connection, doc: &ExportDoc) -> Result<()> {
     for p in &doc.profiles {
-        c.execute(
-            "INSERT INTO profiles (id, name, tier, settings, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![p.id, p.name, p.tier, p.settings_json, p.created_at],
-        )?;
+        c.prepare_cached(
+            "INSERT INTO profiles (id, name, tier, settings, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![p.id, p.name, p.tier, p.settings_json, p.created_at])?;
     }
     for v in &doc.prompt_versions {
-        c.execute(
+        c.prepare_cached(
             "INSERT INTO prompt_versions (id, profile_id, version, prompt, profile_text, reason, \
              metrics_json, model, cost_usd, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                v.id,
-                v.profile_id,
-                v.version,
-                v.prompt,
-                v.profile_text,
-                v.reason,
-                v.metrics_json,
-                v.model,
-                v.cost_usd,
-                v.created_at
-            ],
-        )?;
+        )?
+        .execute(params![
+            v.id,
+            v.profile_id,
+            v.version,
+            v.prompt,
+            v.profile_text,
+            v.reason,
+            v.metrics_json,
+            v.model,
+            v.cost_usd,
+            v.created_at
+        ])?;
     }
     for s in &doc.behaviour_snapshots {
-        c.execute(
+        c.prepare_cached(
             "INSERT INTO behaviour_snapshots (id, profile_id, metrics_json, created_at) \
              VALUES (?1, ?2, ?3, ?4)",
-            params![s.id, s.profile_id, s.metrics_json, s.created_at],
-        )?;
+        )?
+        .execute(params![s.id, s.profile_id, s.metrics_json, s.created_at])?;
     }
     for k in &doc.checkins {
-        c.execute(
-            "INSERT INTO checkins (profile_id, day) VALUES (?1, ?2)",
-            params![k.profile_id, k.day],
-        )?;
+        c.prepare_cached("INSERT INTO checkins (profile_id, day) VALUES (?1, ?2)")?
+            .execute(params![k.profile_id, k.day])?;
     }
     for v in &doc.conversations {
-        c.execute(
+        c.prepare_cached(
             "INSERT INTO conversations (id, profile_id, title, kind, system_prompt_version_used, \
              created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                v.id,
-                v.profile_id,
-                v.title,
-                v.kind,
-                v.system_prompt_version_used,
-                v.created_at,
-                v.updated_at
-            ],
-        )?;
+        )?
+        .execute(params![
+            v.id,
+            v.profile_id,
+            v.title,
+            v.kind,
+            v.system_prompt_version_used,
+            v.created_at,
+            v.updated_at
+        ])?;
     }
     for m in &doc.messages {
-        c.execute(
+        c.prepare_cached(
             "INSERT INTO messages (id, conversation_id, role, content, status, model, \
              compare_lane, system_prompt_version_used, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                m.id,
-                m.conversation_id,
-                m.role,
-                m.content,
-                m.status,
-                m.model,
-                m.compare_lane,
-                m.system_prompt_version_used,
-                m.created_at
-            ],
-        )?;
+        )?
+        .execute(params![
+            m.id,
+            m.conversation_id,
+            m.role,
+            m.content,
+            m.status,
+            m.model,
+            m.compare_lane,
+            m.system_prompt_version_used,
+            m.created_at
+        ])?;
         search::index_message(c, m.id, &m.content)?;
     }
     for d in &doc.route_decisions {
-        c.execute(
+        c.prepare_cached(
             "INSERT INTO route_decisions (id, conversation_id, user_message_id, model, provider, \
              tier, upgraded, safety, interaction, signals_json, reasons_json, plan_json, \
              signal_origin, estimated_input_tokens, estimated_cost_usd, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            params![
-                d.id,
-                d.conversation_id,
-                d.user_message_id,
-                d.model,
-                d.provider,
-                d.tier,
-                d.upgraded,
-                d.safety,
-                d.interaction,
-                d.signals_json,
-                d.reasons_json,
-                d.plan_json,
-                d.signal_origin,
-                to_i64(d.estimated_input_tokens),
-                d.estimated_cost_usd,
-                d.created_at
-            ],
-        )?;
+        )?
+        .execute(params![
+            d.id,
+            d.conversation_id,
+            d.user_message_id,
+            d.model,
+            d.provider,
+            d.tier,
+            d.upgraded,
+            d.safety,
+            d.interaction,
+            d.signals_json,
+            d.reasons_json,
+            d.plan_json,
+            d.signal_origin,
+            to_i64(d.estimated_input_tokens),
+            d.estimated_cost_usd,
+            d.created_at
+        ])?;
     }
     for a in &doc.attempts {
-        c.execute(
+        c.prepare_cached(
             "INSERT INTO attempts (id, decision_id, assistant_message_id, model, provider, \
              outcome, http_status, first_byte_ms, duration_ms, note, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                a.id,
-                a.decision_id,
-                a.assistant_message_id,
-                a.model,
-                a.provider,
-                a.outcome,
-                a.http_status,
-                a.first_byte_ms.map(to_i64),
-                to_i64(a.duration_ms),
-                a.note,
-                a.created_at
-            ],
-        )?;
+        )?
+        .execute(params![
+            a.id,
+            a.decision_id,
+            a.assistant_message_id,
+            a.model,
+            a.provider,
+            a.outcome,
+            a.http_status,
+            a.first_byte_ms.map(to_i64),
+            to_i64(a.duration_ms),
+            a.note,
+            a.created_at
+        ])?;
     }
     for u in &doc.usage {
-        c.execute(
+        c.prepare_cached(
             "INSERT INTO usage (id, conversation_id, message_id, decision_id, kind, model, \
              input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, cost_usd, \
              upgrade_equiv_cost_usd, no_cache_cost_usd, estimated, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            params![
-                u.id,
-                u.conversation_id,
-                u.message_id,
-                u.decision_id,
-                u.kind,
-                u.model,
-                to_i64(u.usage.input_tokens),
-                to_i64(u.usage.output_tokens),
-                to_i64(u.usage.cache_creation_input_tokens),
-                to_i64(u.usage.cache_read_input_tokens),
-                u.cost_usd,
-                u.upgrade_equiv_cost_usd,
-                u.no_cache_cost_usd,
-                u.estimated,
-                u.created_at
-            ],
-        )?;
+        )?
+        .execute(params![
+            u.id,
+            u.conversation_id,
+            u.message_id,
+            u.decision_id,
+            u.kind,
+            u.model,
+            to_i64(u.usage.input_tokens),
+            to_i64(u.usage.output_tokens),
+            to_i64(u.usage.cache_creation_input_tokens),
+            to_i64(u.usage.cache_read_input_tokens),
+            u.cost_usd,
+            u.upgrade_equiv_cost_usd,
+            u.no_cache_cost_usd,
+            u.estimated,
+            u.created_at
+        ])?;
     }
     for k in &doc.commitments {
-        c.execute(
+        c.prepare_cached(
             "INSERT INTO commitments (id, profile_id, conversation_id, text, due_date, status, \
              created_at, resolved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                k.id,
-                k.profile_id,
-                k.conversation_id,
-                k.text,
-                k.due_date,
-                k.status,
-                k.created_at,
-                k.resolved_at
-            ],
-        )?;
+        )?
+        .execute(params![
+            k.id,
+            k.profile_id,
+            k.conversation_id,
+            k.text,
+            k.due_date,
+            k.status,
+            k.created_at,
+            k.resolved_at
+        ])?;
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ pub use conversations::{
 pub use decisions::DecisionDetail;
 pub use export::{EXPORT_FORMAT, EXPORT_VERSION, ExportDoc, format_ms, format_usd};
 pub use schema::SCHEMA_VERSION;
-pub use search::{SearchHit, Segmented, SnippetStyle, is_cjk, segment};
+pub use search::{RANK_WINDOW, SearchHit, Segmented, SnippetStyle, is_cjk, segment};
 pub use stats::{
     ClassCount, ConversationCost, CooccurringPair, DayCost, EscalationStats, InteractionEscalation,
     ModelShare, Projection, SignalEscalation, Stats, TriggerCount,

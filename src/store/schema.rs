@@ -70,7 +70,8 @@ CREATE TABLE messages (
     created_at                  INTEGER NOT NULL
 );
 CREATE INDEX messages_conversation ON messages(conversation_id, created_at, id);
-CREATE INDEX messages_created ON messages(created_at);
+-- Covers the per-range turn counts of stats without touching message rows.
+CREATE INDEX messages_created ON messages(created_at, role, conversation_id);
 
 -- Full-text index of messages.content, rowid = messages.id. Contentless: the text lives in
 -- `messages`; this holds a segmented form (see store/search.rs) written by the store in the
@@ -118,7 +119,7 @@ CREATE TABLE attempts (
     created_at            INTEGER NOT NULL
 );
 CREATE INDEX attempts_decision ON attempts(decision_id, id);
-CREATE INDEX attempts_created ON attempts(created_at);
+CREATE INDEX attempts_created ON attempts(created_at, outcome);
 
 CREATE TABLE usage (
     id                      INTEGER PRIMARY KEY,

@@ -3,12 +3,12 @@
 //! Every figure covers the half-open range `[start_ms, end_ms)`: decisions and user
 //! messages by their `created_at`, cost by `usage.created_at`, errors by `attempts.created_at`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::usage::{TOTALS_SELECT, totals_row};
+use super::usage::{USAGE_COLS, usage_row};
 use super::{CostTotals, Result, Store, signal_kinds, to_u64, usage_kind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -196,22 +196,6 @@ fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 { 0.0 } else { a / b }
 }
 
-fn class_counts(
-    conn: &Connection,
-    sql: &str,
-    start_ms: i64,
-    end_ms: i64,
-) -> Result<Vec<ClassCount>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params![start_ms, end_ms], |r| {
-        Ok(ClassCount {
-            class: r.get(0)?,
-            count: to_u64(r.get(1)?),
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 impl Store {
     /// The dashboard for `[start_ms, end_ms)`, days in UTC.
     pub fn stats(&self, start_ms: i64, end_ms: i64) -> Result<Stats> {
@@ -234,6 +218,167 @@ impl Store {
     }
 }
 
+/// Counts by key, most frequent first, ties alphabetical.
+fn ranked(counts: HashMap<String, u64>) -> Vec<ClassCount> {
+    let mut v: Vec<ClassCount> = counts
+        .into_iter()
+        .map(|(class, count)| ClassCount { class, count })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.class.cmp(&b.class)));
+    v
+}
+
+/// What one pass over the range's decisions (and their attempts) yields.
+#[derive(Default)]
+struct DecisionPass {
+    requests: u64,
+    upgrades: u64,
+    by_model: HashMap<String, u64>,
+    triggers: HashMap<String, u64>,
+    origins: HashMap<String, u64>,
+    fallbacks: u64,
+    offline_answers: u64,
+    failed: u64,
+}
+
+impl DecisionPass {
+    /// Closes the decision whose attempts were just read.
+    fn finish(&mut self, current: &mut Option<OpenDecision>) {
+        let Some(d) = current.take() else { return };
+        match d.answered_by {
+            Some((model, provider)) => {
+                if model != d.model {
+                    self.fallbacks += 1;
+                    if provider == "offline" && d.provider != "offline" {
+                        self.offline_answers += 1;
+                    }
+                }
+            }
+            None if d.tried > 0 => self.failed += 1,
+            None => {}
+        }
+    }
+}
+
+struct OpenDecision {
+    id: i64,
+    model: String,
+    provider: String,
+    tried: u64,
+    answered_by: Option<(String, String)>,
+}
+
+/// Decisions, upgrades, models, triggers, origins and fallbacks in one indexed pass: each
+/// aggregate as its own query would walk the same rows again.
+fn decision_pass(conn: &Connection, start_ms: i64, end_ms: i64) -> Result<DecisionPass> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.id, d.model, d.provider, d.upgraded, d.signal_origin, \
+                CASE WHEN d.upgraded THEN d.signals_json END, \
+                a.model, a.provider, a.outcome \
+         FROM route_decisions d LEFT JOIN attempts a ON a.decision_id = d.id \
+         WHERE d.created_at >= ?1 AND d.created_at < ?2 \
+         ORDER BY d.id, a.id",
+    )?;
+    let mut rows = stmt.query(params![start_ms, end_ms])?;
+    let mut pass = DecisionPass::default();
+    let mut current: Option<OpenDecision> = None;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        if current.as_ref().map(|d| d.id) != Some(id) {
+            pass.finish(&mut current);
+            let model: String = r.get(1)?;
+            let upgraded: bool = r.get(3)?;
+            pass.requests += 1;
+            *pass.by_model.entry(model.clone()).or_default() += 1;
+            *pass.origins.entry(r.get(4)?).or_default() += 1;
+            if upgraded {
+                pass.upgrades += 1;
+                let signals: Option<String> = r.get(5)?;
+                let kinds: BTreeSet<String> = signal_kinds(signals.as_deref().unwrap_or("[]"))
+                    .into_iter()
+                    .collect();
+                for kind in kinds {
+                    *pass.triggers.entry(kind).or_default() += 1;
+                }
+            }
+            current = Some(OpenDecision {
+                id,
+                model,
+                provider: r.get(2)?,
+                tried: 0,
+                answered_by: None,
+            });
+        }
+        let outcome: Option<String> = r.get(8)?;
+        if let (Some(d), Some(outcome)) = (current.as_mut(), outcome) {
+            d.tried += 1;
+            if outcome == "ok" && d.answered_by.is_none() {
+                d.answered_by = Some((r.get(6)?, r.get(7)?));
+            }
+        }
+    }
+    pass.finish(&mut current);
+    Ok(pass)
+}
+
+/// Usage totals, analyzer totals, per day and per conversation in one pass.
+struct UsagePass {
+    costs: CostTotals,
+    analyzer: CostTotals,
+    per_day: BTreeMap<i64, DayCost>,
+    per_conversation: HashMap<i64, (f64, u64)>,
+}
+
+fn usage_pass(
+    conn: &Connection,
+    start_ms: i64,
+    end_ms: i64,
+    utc_offset_minutes: i32,
+) -> Result<UsagePass> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {USAGE_COLS} FROM usage WHERE created_at >= ?1 AND created_at < ?2"
+    ))?;
+    let mut rows = stmt.query(params![start_ms, end_ms])?;
+    let offset_ms = i64::from(utc_offset_minutes) * 60_000;
+    let mut pass = UsagePass {
+        costs: CostTotals::default(),
+        analyzer: CostTotals::default(),
+        per_day: BTreeMap::new(),
+        per_conversation: HashMap::new(),
+    };
+    while let Some(r) = rows.next()? {
+        let u = usage_row(r)?;
+        pass.costs.add(&u);
+        if u.kind == usage_kind::ANALYZER {
+            pass.analyzer.add(&u);
+        }
+        let day_number = (u.created_at + offset_ms).div_euclid(DAY_MS);
+        let day = pass.per_day.entry(day_number).or_insert_with(|| DayCost {
+            day: day_label(day_number),
+            cost_usd: 0.0,
+            upgrade_equiv_cost_usd: 0.0,
+            calls: 0,
+        });
+        day.cost_usd += u.cost_usd;
+        day.upgrade_equiv_cost_usd += u.upgrade_equiv_cost_usd;
+        day.calls += 1;
+        if let Some(c) = u.conversation_id {
+            let e = pass.per_conversation.entry(c).or_default();
+            e.0 += u.cost_usd;
+            e.1 += 1;
+        }
+    }
+    Ok(pass)
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+fn day_label(day_number: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(day_number.saturating_mul(DAY_MS))
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| format!("day {day_number}"))
+}
+
 fn compute_stats(
     conn: &Connection,
     start_ms: i64,
@@ -241,159 +386,92 @@ fn compute_stats(
     utc_offset_minutes: i32,
 ) -> Result<Stats> {
     let range = params![start_ms, end_ms];
+    let d = decision_pass(conn, start_ms, end_ms)?;
+    let u = usage_pass(conn, start_ms, end_ms, utc_offset_minutes)?;
 
-    let (requests, upgrades): (u64, u64) = conn
-        .prepare_cached(
-            "SELECT COUNT(*), COALESCE(SUM(upgraded), 0) FROM route_decisions \
-             WHERE created_at >= ?1 AND created_at < ?2",
-        )?
-        .query_row(range, |r| Ok((to_u64(r.get(0)?), to_u64(r.get(1)?))))?;
-
-    let requests_by_model = class_counts(
-        conn,
-        "SELECT model, COUNT(*) AS n FROM route_decisions \
-         WHERE created_at >= ?1 AND created_at < ?2 GROUP BY model ORDER BY n DESC, model",
-        start_ms,
-        end_ms,
-    )?
-    .into_iter()
-    .map(|c| ModelShare {
-        share: ratio(c.count as f64, requests as f64),
-        model: c.class,
-        requests: c.count,
-    })
-    .collect();
-
-    let triggers = class_counts(
-        conn,
-        "SELECT kind, COUNT(DISTINCT id) AS n FROM ( \
-           SELECT d.id AS id, CASE j.type WHEN 'object' THEN j.value ->> '$.kind' \
-                                         WHEN 'text' THEN j.value END AS kind \
-           FROM route_decisions d, json_each(d.signals_json) j \
-           WHERE d.created_at >= ?1 AND d.created_at < ?2 AND d.upgraded = 1) \
-         WHERE kind IS NOT NULL GROUP BY kind ORDER BY n DESC, kind",
-        start_ms,
-        end_ms,
-    )?;
+    let requests_by_model = ranked(d.by_model)
+        .into_iter()
+        .map(|c| ModelShare {
+            share: ratio(c.count as f64, d.requests as f64),
+            model: c.class,
+            requests: c.count,
+        })
+        .collect();
+    let triggers = ranked(d.triggers);
     let firings: u64 = triggers.iter().map(|t| t.count).sum();
     let top_triggers = triggers
         .into_iter()
         .map(|t| TriggerCount {
-            share_of_upgrades: ratio(t.count as f64, upgrades as f64),
+            share_of_upgrades: ratio(t.count as f64, d.upgrades as f64),
             share_of_triggers: ratio(t.count as f64, firings as f64),
             signal: t.class,
             count: t.count,
         })
         .collect();
 
-    let totals_sql =
-        format!("SELECT {TOTALS_SELECT} FROM usage WHERE created_at >= ?1 AND created_at < ?2");
-    let costs = conn
-        .prepare_cached(&totals_sql)?
-        .query_row(range, totals_row)?;
-    let analyzer_sql = format!(
-        "SELECT {TOTALS_SELECT} FROM usage \
-         WHERE created_at >= ?1 AND created_at < ?2 AND kind = ?3"
-    );
-    let analyzer = conn
-        .prepare_cached(&analyzer_sql)?
-        .query_row(params![start_ms, end_ms, usage_kind::ANALYZER], totals_row)?;
+    let mut title = conn.prepare_cached("SELECT title FROM conversations WHERE id = ?1")?;
+    let mut cost_per_conversation = Vec::with_capacity(u.per_conversation.len());
+    for (conversation_id, (cost_usd, calls)) in u.per_conversation {
+        cost_per_conversation.push(ConversationCost {
+            conversation_id,
+            title: title
+                .query_row([conversation_id], |r| r.get(0))
+                .optional()?
+                .flatten(),
+            cost_usd,
+            calls,
+        });
+    }
+    cost_per_conversation.sort_by(|a, b| {
+        b.cost_usd
+            .total_cmp(&a.cost_usd)
+            .then(a.conversation_id.cmp(&b.conversation_id))
+    });
 
-    let offset_ms = i64::from(utc_offset_minutes) * 60_000;
-    let mut stmt = conn.prepare_cached(
-        "SELECT date((created_at + ?3) / 1000, 'unixepoch') AS day, SUM(cost_usd), \
-                SUM(upgrade_equiv_cost_usd), COUNT(*) \
-         FROM usage WHERE created_at >= ?1 AND created_at < ?2 GROUP BY day ORDER BY day",
-    )?;
-    let cost_per_day = stmt
-        .query_map(params![start_ms, end_ms, offset_ms], |r| {
-            Ok(DayCost {
-                day: r.get(0)?,
-                cost_usd: r.get(1)?,
-                upgrade_equiv_cost_usd: r.get(2)?,
-                calls: to_u64(r.get(3)?),
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-
-    let mut stmt = conn.prepare_cached(
-        "SELECT u.conversation_id, c.title, SUM(u.cost_usd) AS cost, COUNT(*) \
-         FROM usage u JOIN conversations c ON c.id = u.conversation_id \
-         WHERE u.created_at >= ?1 AND u.created_at < ?2 \
-         GROUP BY u.conversation_id ORDER BY cost DESC, u.conversation_id",
-    )?;
-    let cost_per_conversation = stmt
-        .query_map(range, |r| {
-            Ok(ConversationCost {
-                conversation_id: r.get(0)?,
-                title: r.get(1)?,
-                cost_usd: r.get(2)?,
-                calls: to_u64(r.get(3)?),
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-
-    let (turns, conversations, active_profiles): (u64, u64, u64) = conn
+    let (turns, conversations): (u64, u64) = conn
         .prepare_cached(
-            "SELECT COUNT(*), COUNT(DISTINCT m.conversation_id), COUNT(DISTINCT c.profile_id) \
-             FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-             WHERE m.created_at >= ?1 AND m.created_at < ?2 AND m.role = 'user'",
+            "SELECT COUNT(*), COUNT(DISTINCT conversation_id) FROM messages \
+             WHERE created_at >= ?1 AND created_at < ?2 AND role = 'user'",
         )?
-        .query_row(range, |r| {
-            Ok((to_u64(r.get(0)?), to_u64(r.get(1)?), to_u64(r.get(2)?)))
-        })?;
-
-    let (attempts, fallbacks, offline_answers, failed_requests): (u64, u64, u64, u64) = conn
+        .query_row(range, |r| Ok((to_u64(r.get(0)?), to_u64(r.get(1)?))))?;
+    let active_profiles: u64 = conn
         .prepare_cached(
-            "SELECT \
-               (SELECT COUNT(*) FROM attempts WHERE created_at >= ?1 AND created_at < ?2), \
-               COALESCE(SUM(ok_model IS NOT NULL AND ok_model <> model), 0), \
-               COALESCE(SUM(ok_provider = 'offline' AND provider <> 'offline'), 0), \
-               COALESCE(SUM(ok_model IS NULL AND tried > 0), 0) \
-             FROM (SELECT d.model, d.provider, \
-                     (SELECT a.model FROM attempts a WHERE a.decision_id = d.id \
-                        AND a.outcome = 'ok' ORDER BY a.id LIMIT 1) AS ok_model, \
-                     (SELECT a.provider FROM attempts a WHERE a.decision_id = d.id \
-                        AND a.outcome = 'ok' ORDER BY a.id LIMIT 1) AS ok_provider, \
-                     (SELECT COUNT(*) FROM attempts a WHERE a.decision_id = d.id) AS tried \
-                   FROM route_decisions d WHERE d.created_at >= ?1 AND d.created_at < ?2)",
+            "SELECT COUNT(DISTINCT profile_id) FROM conversations WHERE id IN \
+               (SELECT conversation_id FROM messages \
+                WHERE created_at >= ?1 AND created_at < ?2 AND role = 'user')",
         )?
-        .query_row(range, |r| {
-            Ok((
-                to_u64(r.get(0)?),
-                to_u64(r.get(1)?),
-                to_u64(r.get(2)?),
-                to_u64(r.get(3)?),
-            ))
-        })?;
+        .query_row(range, |r| r.get(0))
+        .map(to_u64)?;
 
-    let errors_by_class = class_counts(
-        conn,
-        "SELECT outcome, COUNT(*) AS n FROM attempts \
-         WHERE created_at >= ?1 AND created_at < ?2 AND outcome NOT IN ('ok', 'skipped') \
-         GROUP BY outcome ORDER BY n DESC, outcome",
-        start_ms,
-        end_ms,
-    )?;
-    let signal_origins = class_counts(
-        conn,
-        "SELECT signal_origin, COUNT(*) AS n FROM route_decisions \
-         WHERE created_at >= ?1 AND created_at < ?2 GROUP BY signal_origin \
-         ORDER BY n DESC, signal_origin",
-        start_ms,
-        end_ms,
-    )?;
+    let mut attempts = 0;
+    let mut errors: HashMap<String, u64> = HashMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT outcome, COUNT(*) FROM attempts \
+             WHERE created_at >= ?1 AND created_at < ?2 GROUP BY outcome",
+        )?;
+        let mut rows = stmt.query(range)?;
+        while let Some(r) = rows.next()? {
+            let outcome: String = r.get(0)?;
+            let n = to_u64(r.get(1)?);
+            attempts += n;
+            if outcome != "ok" && outcome != "skipped" {
+                errors.insert(outcome, n);
+            }
+        }
+    }
 
+    let costs = u.costs;
     let savings = costs.savings_vs_upgrade_usd();
     Ok(Stats {
         start_ms,
         end_ms,
-        requests,
+        requests: d.requests,
         requests_by_model,
-        upgrades,
-        upgrade_rate: ratio(upgrades as f64, requests as f64),
+        upgrades: d.upgrades,
+        upgrade_rate: ratio(d.upgrades as f64, d.requests as f64),
         top_triggers,
-        cost_per_day,
+        cost_per_day: u.per_day.into_values().collect(),
         avg_cost_per_conversation: ratio(costs.cost_usd, cost_per_conversation.len() as f64),
         cost_per_conversation,
         savings_vs_all_upgrade_usd: savings,
@@ -409,12 +487,12 @@ fn compute_stats(
         avg_upgrade_cost_per_turn: ratio(costs.upgrade_equiv_cost_usd, turns as f64),
         costs,
         attempts,
-        fallbacks,
-        offline_answers,
-        failed_requests,
-        errors_by_class,
-        analyzer,
-        signal_origins,
+        fallbacks: d.fallbacks,
+        offline_answers: d.offline_answers,
+        failed_requests: d.failed,
+        errors_by_class: ranked(errors),
+        analyzer: u.analyzer,
+        signal_origins: ranked(d.origins),
     })
 }
 
