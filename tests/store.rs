@@ -1082,3 +1082,35 @@ fn invalid_decision_json_is_rejected_before_writing() {
     ));
     assert_eq!(store.stats(NOV_1, DEC_1).unwrap().requests, 3);
 }
+
+#[test]
+fn very_common_words_rank_the_newest_matches() {
+    let store = Store::open_in_memory().unwrap();
+    let p = profile(&store, "ana");
+    let c = conversation(&store, p, "many", NOV_1);
+    let total = grow::store::RANK_WINDOW as i64 + 10;
+    for i in 0..total {
+        // The oldest messages are the best bm25 matches, but lie outside the window.
+        let text = if i < 5 {
+            "window window window window".to_string()
+        } else {
+            format!("message {i} with one window and other words to make it longer")
+        };
+        store
+            .insert_message(&NewMessage::user(c, text, NOV_1 + i))
+            .unwrap();
+    }
+    let hits = store.search("window", 20).unwrap();
+    assert_eq!(hits.len(), 20);
+    let oldest_in_window = store.history(c).unwrap()[10].id;
+    assert!(hits.iter().all(|h| h.message_id >= oldest_in_window));
+}
+
+#[test]
+fn store_can_move_to_a_worker_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Store>();
+    let store = Store::open_in_memory().unwrap();
+    let handle = std::thread::spawn(move || store.profiles().unwrap().len());
+    assert_eq!(handle.join().unwrap(), 0);
+}
