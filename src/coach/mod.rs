@@ -1,3 +1,6 @@
 //! The coach: one turn end to end, prompts, consultation, profile, behaviour.
 
 pub mod api;
+pub mod interactions;
+pub mod reload;
+pub mod templates;
