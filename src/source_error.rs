@@ -30,7 +30,9 @@ impl From<usize> for PathSeg {
 /// Builds a path: `path!["models", 3, "tier"]`.
 #[macro_export]
 macro_rules! toml_path {
-    ($($seg:expr),* $(,)?) => { vec![$($crate::source_error::PathSeg::from($seg)),*] };
+    ($($seg:expr),* $(,)?) => {
+        ::std::vec::Vec::<$crate::source_error::PathSeg>::from([$($crate::source_error::PathSeg::from($seg)),*])
+    };
 }
 
 /// A problem in a file, located as precisely as the document allows.

@@ -29,7 +29,9 @@ fn load(user: &str) -> Result<InteractionRegistry, SourceError> {
 }
 
 fn load_err(user: &str) -> String {
-    load(user).expect_err("config should be rejected").to_string()
+    load(user)
+        .expect_err("config should be rejected")
+        .to_string()
 }
 
 fn today() -> NaiveDate {
@@ -70,7 +72,10 @@ fn tier_entry_hits_and_inherits_missing_fields_from_default() {
     let r = reg.resolve(Interaction::CoachingResponse, UserTier::Premium);
     assert_eq!(r.source, ResolvedFrom::Tier);
     assert_eq!(r.model, ModelChoice::Route);
-    assert_eq!((r.template.as_str(), r.max_tokens), ("coaching_system", 1200));
+    assert_eq!(
+        (r.template.as_str(), r.max_tokens),
+        ("coaching_system", 1200)
+    );
     assert!((r.temperature - 0.7).abs() < 1e-6);
 }
 
@@ -86,7 +91,10 @@ fn tier_miss_falls_back_to_default_and_is_counted() {
     assert_eq!(stats.resolutions, 3);
     assert_eq!(stats.fallbacks.to_default, 2);
     assert_eq!(stats.fallbacks.to_builtin, 0);
-    assert_eq!(stats.fallbacks_by_interaction["SESSION_TITLE"].to_default, 2);
+    assert_eq!(
+        stats.fallbacks_by_interaction["SESSION_TITLE"].to_default,
+        2
+    );
     assert_eq!(stats.lookup_latency.count, 3);
 }
 
@@ -103,7 +111,10 @@ fn missing_interaction_falls_back_to_builtin_route_entry() {
     assert_eq!(r.max_tokens, 500);
     let stats = reg.stats();
     assert_eq!(stats.fallbacks.to_builtin, 1);
-    assert_eq!(stats.fallbacks_by_interaction["SESSION_SUMMARY"].to_builtin, 1);
+    assert_eq!(
+        stats.fallbacks_by_interaction["SESSION_SUMMARY"].to_builtin,
+        1
+    );
 }
 
 #[test]
@@ -135,7 +146,10 @@ fn a_config_without_interactions_table_changes_nothing() {
     let reg = load("[routing]\nlong_context_turns = 12\n").unwrap();
     let shipped = InteractionRegistry::load(&catalog(), &templates(), None).unwrap();
     let a: Vec<_> = reg.entries().map(|(i, t, r)| (i, t, r.clone())).collect();
-    let b: Vec<_> = shipped.entries().map(|(i, t, r)| (i, t, r.clone())).collect();
+    let b: Vec<_> = shipped
+        .entries()
+        .map(|(i, t, r)| (i, t, r.clone()))
+        .collect();
     assert_eq!(a, b);
 }
 
@@ -295,9 +309,7 @@ fn every_shipped_template_renders_with_a_full_context() {
     let t = templates();
     let ctx = full_context();
     for id in t.ids().map(str::to_string).collect::<Vec<_>>() {
-        let out = t
-            .render(&id, &ctx)
-            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        let out = t.render(&id, &ctx).unwrap_or_else(|e| panic!("{id}: {e}"));
         assert!(out.len() > 200, "{id} rendered suspiciously short: {out}");
         assert!(!out.contains("{{") && !out.contains("{%"), "{id}: {out}");
     }
@@ -417,7 +429,10 @@ fn user_prompts_dir_overrides_and_adds_templates() {
         t.origin("session_title"),
         Some(TemplateOrigin::Override { .. })
     ));
-    assert!(matches!(t.origin("my_coach"), Some(TemplateOrigin::Added { .. })));
+    assert!(matches!(
+        t.origin("my_coach"),
+        Some(TemplateOrigin::Added { .. })
+    ));
     assert!(!t.contains("notes"));
     assert_eq!(t.stats().user_templates, vec!["my_coach", "session_title"]);
 
@@ -432,7 +447,8 @@ fn user_prompts_dir_overrides_and_adds_templates() {
     )
     .unwrap();
     assert_eq!(
-        reg.resolve(Interaction::CoachingResponse, UserTier::Free).template,
+        reg.resolve(Interaction::CoachingResponse, UserTier::Free)
+            .template,
         "my_coach"
     );
 }
@@ -507,7 +523,9 @@ fn reload_applies_a_changed_file_to_the_next_resolution() {
     let before = live.current();
     assert_eq!(before.generation, 1);
     assert_eq!(
-        before.resolve(Interaction::SessionTitle, UserTier::Standard).model,
+        before
+            .resolve(Interaction::SessionTitle, UserTier::Standard)
+            .model,
         model("claude-sonnet-4-6")
     );
 
@@ -515,12 +533,16 @@ fn reload_applies_a_changed_file_to_the_next_resolution() {
     assert_eq!(live.reload_now().unwrap(), 2);
     let after = live.current();
     assert_eq!(
-        after.resolve(Interaction::SessionTitle, UserTier::Standard).model,
+        after
+            .resolve(Interaction::SessionTitle, UserTier::Standard)
+            .model,
         model("gpt-4o-mini")
     );
     // A turn holding the old snapshot finishes on it.
     assert_eq!(
-        before.resolve(Interaction::SessionTitle, UserTier::Standard).model,
+        before
+            .resolve(Interaction::SessionTitle, UserTier::Standard)
+            .model,
         model("claude-sonnet-4-6")
     );
     // Saving without changes is not a reload.
@@ -541,13 +563,17 @@ fn invalid_reload_keeps_the_last_good_config_and_reports_the_error() {
     assert!(err.message.starts_with("unknown model `gpt-4o-mimi`"));
     assert_eq!(
         err.hint.as_deref(),
-        Some("did you mean `gpt-4o-mini`? (`grow models` lists them all); or \"route\" to let the router choose")
+        Some(
+            "did you mean `gpt-4o-mini`? (`grow models` lists them all); or \"route\" to let the router choose"
+        )
     );
 
     let current = live.current();
     assert_eq!(current.generation, 1);
     assert_eq!(
-        current.resolve(Interaction::SessionTitle, UserTier::Standard).model,
+        current
+            .resolve(Interaction::SessionTitle, UserTier::Standard)
+            .model,
         model("claude-sonnet-4-6")
     );
     assert_eq!(live.last_error(), Some(err.clone()));
@@ -567,7 +593,10 @@ fn reload_picks_up_template_edits() {
     let live = fx.live();
     let ctx = PromptContext::new("English", today());
     let shipped = live.current().render("session_title", &ctx).unwrap();
-    write_atomically(&fx.prompts().join("session_title.j2"), "Short title in {{ language }}.");
+    write_atomically(
+        &fx.prompts().join("session_title.j2"),
+        "Short title in {{ language }}.",
+    );
     live.reload_now().unwrap();
     let edited = live.current().render("session_title", &ctx).unwrap();
     assert_ne!(shipped, edited);
@@ -585,7 +614,8 @@ fn reload_picks_up_template_edits() {
 fn starting_with_an_invalid_file_can_fall_back_to_shipped_config() {
     let fx = Fixture::new(TITLE_TYPO);
     assert!(LiveInteractions::new(Arc::new(catalog()), fx.sources()).is_err());
-    let (live, error) = LiveInteractions::new_or_builtin(Arc::new(catalog()), fx.sources()).unwrap();
+    let (live, error) =
+        LiveInteractions::new_or_builtin(Arc::new(catalog()), fx.sources()).unwrap();
     assert!(error.is_some());
     assert_eq!(
         live.current()
@@ -643,7 +673,10 @@ fn watcher_reloads_after_an_edit_and_reports_bad_edits() {
         model("gpt-4o-mini")
     );
 
-    write_atomically(&fx.prompts().join("consultation.j2"), "Interview in {{ language }}.");
+    write_atomically(
+        &fx.prompts().join("consultation.j2"),
+        "Interview in {{ language }}.",
+    );
     // The config is still broken, so the template edit is refused too, until it is fixed.
     assert!(matches!(next_event(&rx), ReloadEvent::Rejected { .. }));
     fx.write_config(TITLE_SONNET);

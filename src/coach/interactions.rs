@@ -488,10 +488,7 @@ impl InteractionRegistry {
         user: Option<(&str, &str)>,
         stats: Arc<ResolveStats>,
     ) -> Result<InteractionRegistry, Vec<SourceError>> {
-        let checker = Checker {
-            catalog,
-            templates,
-        };
+        let checker = Checker { catalog, templates };
         let mut errors = Vec::new();
         let mut layers = Vec::with_capacity(2);
         match parse_layer(base.0, base.1, &[], &checker) {
@@ -647,7 +644,12 @@ struct Origin<'a> {
 impl Origin<'_> {
     /// The tier table the field was written in (`default`, `free`, …).
     fn tier_name(&self) -> Option<&str> {
-        match self.path.len().checked_sub(2).and_then(|i| self.path.get(i)) {
+        match self
+            .path
+            .len()
+            .checked_sub(2)
+            .and_then(|i| self.path.get(i))
+        {
             Some(PathSeg::Key(k)) => Some(k.as_str()),
             _ => None,
         }
@@ -720,7 +722,8 @@ fn parse_layer<'a>(
     prefix: &[PathSeg],
     checker: &Checker<'_>,
 ) -> Result<(Layer<'a>, Vec<SourceError>), SourceError> {
-    let root: toml::Table = toml::from_str(src).map_err(|e| SourceError::from_toml(file, src, &e))?;
+    let root: toml::Table =
+        toml::from_str(src).map_err(|e| SourceError::from_toml(file, src, &e))?;
     let mut layer = Layer {
         entries: vec![Default::default(); Interaction::ALL.len()],
     };
@@ -817,7 +820,8 @@ fn parse_layer<'a>(
                     src,
                     path: at(&[code, tier_name, key]),
                 };
-                if let Err(e) = parse_field(&mut parsed, key, value, origin, code, tier_name, checker)
+                if let Err(e) =
+                    parse_field(&mut parsed, key, value, origin, code, tier_name, checker)
                 {
                     errors.push(e);
                 }
@@ -873,7 +877,9 @@ fn parse_field<'a>(
             };
             if !checker.templates.contains(id) {
                 let hint = match checker.templates.nearest_id(id) {
-                    Some(n) => format!("did you mean `{n}`? templates are the .j2 files in assets/prompts/ and your prompts directory"),
+                    Some(n) => format!(
+                        "did you mean `{n}`? templates are the .j2 files in assets/prompts/ and your prompts directory"
+                    ),
                     None => format!(
                         "templates are {}",
                         quoted_list(&checker.templates.ids().collect::<Vec<_>>())
@@ -933,7 +939,10 @@ fn parse_field<'a>(
 }
 
 /// Overlays `top` onto `base` field by field.
-fn overlay<'a>(base: Option<&PartialEntry<'a>>, top: Option<&PartialEntry<'a>>) -> Option<PartialEntry<'a>> {
+fn overlay<'a>(
+    base: Option<&PartialEntry<'a>>,
+    top: Option<&PartialEntry<'a>>,
+) -> Option<PartialEntry<'a>> {
     match (base, top) {
         (None, None) => None,
         (Some(b), None) => Some(b.clone()),
@@ -947,9 +956,16 @@ fn overlay<'a>(base: Option<&PartialEntry<'a>>, top: Option<&PartialEntry<'a>>) 
     }
 }
 
-fn merged_slot<'a>(layers: &[Layer<'a>], interaction: Interaction, slot: usize) -> Option<PartialEntry<'a>> {
+fn merged_slot<'a>(
+    layers: &[Layer<'a>],
+    interaction: Interaction,
+    slot: usize,
+) -> Option<PartialEntry<'a>> {
     layers.iter().fold(None, |acc, layer| {
-        overlay(acc.as_ref(), layer.entries[interaction.index()][slot].as_ref())
+        overlay(
+            acc.as_ref(),
+            layer.entries[interaction.index()][slot].as_ref(),
+        )
     })
 }
 
@@ -960,8 +976,7 @@ fn merge(
     tier: Option<UserTier>,
     checker: &Checker<'_>,
 ) -> Result<Resolved, SourceError> {
-    let tier_entry =
-        tier.and_then(|t| merged_slot(layers, interaction, TierKey::Tier(t).slot()));
+    let tier_entry = tier.and_then(|t| merged_slot(layers, interaction, TierKey::Tier(t).slot()));
     let default_entry = merged_slot(layers, interaction, TierKey::Default.slot());
     let source = if tier_entry.is_some() {
         ResolvedFrom::Tier
@@ -1001,13 +1016,18 @@ fn merge(
         if let Some(written_in) = blamed.and_then(Origin::tier_name)
             && written_in != tier_label
         {
-            let field = if tokens_origin.is_some() { "max_tokens" } else { "model" };
+            let field = if tokens_origin.is_some() {
+                "max_tokens"
+            } else {
+                "model"
+            };
             location.push_str(&format!(", {field} from the `{written_in}` entry"));
         }
-        let message = format!(
-            "max_tokens {max_tokens} is out of range 1..={limit}, {limit_of} ({location})"
-        );
-        let hint = Some(format!("lower max_tokens to at most {limit} or choose another model"));
+        let message =
+            format!("max_tokens {max_tokens} is out of range 1..={limit}, {limit_of} ({location})");
+        let hint = Some(format!(
+            "lower max_tokens to at most {limit} or choose another model"
+        ));
         let err = match blamed {
             Some(origin) => origin.error(message, hint),
             None => SourceError::at_path(BUILTIN_INTERACTIONS_FILE, "", &[], message, hint),

@@ -169,7 +169,10 @@ struct Inputs {
 
 impl LiveInteractions {
     /// Loads the configuration; fails if the user's files are invalid.
-    pub fn new(catalog: Arc<Catalog>, sources: ReloadSources) -> Result<LiveInteractions, SourceError> {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        sources: ReloadSources,
+    ) -> Result<LiveInteractions, SourceError> {
         LiveInteractions::build(catalog, sources, None)
     }
 
@@ -342,16 +345,17 @@ impl LiveInteractions {
         let (tx, rx) = mpsc::channel::<()>();
         let targets = WatchTargets::new(&self.sources);
         let filter = targets.clone();
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            match res {
-                Ok(event) if filter.is_relevant(&event) => {
-                    // The receiver is gone only while the watcher shuts down.
-                    let _ = tx.send(());
+        let mut watcher =
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                match res {
+                    Ok(event) if filter.is_relevant(&event) => {
+                        // The receiver is gone only while the watcher shuts down.
+                        let _ = tx.send(());
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "file watcher error"),
                 }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "file watcher error"),
-            }
-        })?;
+            })?;
         for dir in &targets.dirs {
             watcher.watch(dir, RecursiveMode::NonRecursive)?;
             tracing::debug!(dir = %dir.display(), "watching for interaction config changes");
@@ -360,7 +364,7 @@ impl LiveInteractions {
         let thread = std::thread::Builder::new()
             .name("grow-config-watch".into())
             .spawn(move || debounce_loop(&live, &rx, debounce, &on_event))
-            .map_err(|e| notify::Error::io(e))?;
+            .map_err(notify::Error::io)?;
         Ok(ReloadWatcher {
             watcher: Some(watcher),
             thread: Some(thread),
@@ -545,7 +549,8 @@ fn build_snapshot(
     resolve_stats: &Arc<ResolveStats>,
     template_stats: &Arc<TemplateStats>,
 ) -> Result<Snapshot, SourceError> {
-    let templates = Templates::load_with_stats(sources.prompts_dir.as_deref(), template_stats.clone())?;
+    let templates =
+        Templates::load_with_stats(sources.prompts_dir.as_deref(), template_stats.clone())?;
     let user = inputs
         .config
         .as_ref()

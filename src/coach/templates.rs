@@ -125,7 +125,11 @@ impl PromptContext {
         self
     }
 
-    pub fn with_param(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+    pub fn with_param(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
         self.params.insert(key.into(), value.into());
         self
     }
@@ -138,7 +142,10 @@ impl PromptContext {
         let fixed = [
             ("name", Value::from(self.name.clone())),
             ("language", Value::from(self.language.as_str())),
-            ("today", Value::from(self.today.format("%Y-%m-%d").to_string())),
+            (
+                "today",
+                Value::from(self.today.format("%Y-%m-%d").to_string()),
+            ),
             ("profile", Value::from(self.profile.clone())),
             (
                 "metrics",
@@ -180,9 +187,13 @@ fn json_to_value(v: &serde_json::Value) -> Value {
 pub enum TemplateOrigin {
     BuiltIn,
     /// A user file replacing the shipped template of the same id.
-    Override { path: PathBuf },
+    Override {
+        path: PathBuf,
+    },
     /// A user file with a new id.
-    Added { path: PathBuf },
+    Added {
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -354,7 +365,11 @@ impl Templates {
             });
         };
         self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-        if let Some(key) = ctx.params.keys().find(|k| CONTEXT_FIELDS.contains(&k.as_str())) {
+        if let Some(key) = ctx
+            .params
+            .keys()
+            .find(|k| CONTEXT_FIELDS.contains(&k.as_str()))
+        {
             return Err(RenderError::ReservedParam {
                 id: id.to_string(),
                 key: key.clone(),
@@ -378,11 +393,19 @@ impl Templates {
                 names => format!(
                     "missing parameter{} {}: pass {} with PromptContext::with_param",
                     if names.len() == 1 { "" } else { "s" },
-                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     if names.len() == 1 { "it" } else { "them" },
                 ),
             };
-            let origin = self.origins.get(id).cloned().unwrap_or(TemplateOrigin::BuiltIn);
+            let origin = self
+                .origins
+                .get(id)
+                .cloned()
+                .unwrap_or(TemplateOrigin::BuiltIn);
             RenderError::Render {
                 id: id.to_string(),
                 file: origin_file(id, &origin),
@@ -430,10 +453,7 @@ fn require(value: Value, what: String) -> Result<Value, minijinja::Error> {
 }
 
 /// Dotted variable paths (`metrics.adherence`) that do not resolve in `ctx`.
-fn missing_variables(
-    used: &std::collections::HashSet<String>,
-    ctx: &Value,
-) -> Vec<String> {
+fn missing_variables(used: &std::collections::HashSet<String>, ctx: &Value) -> Vec<String> {
     let mut missing: Vec<String> = used
         .iter()
         .filter(|path| {
@@ -482,7 +502,9 @@ fn template_source_error(file: &str, id: &str, src: &str, e: &minijinja::Error) 
         column,
         key: id.to_string(),
         message,
-        hint: Some("templates use Jinja2 syntax: {{ value }}, {% if %}…{% endif %}, {# comment #}".into()),
+        hint: Some(
+            "templates use Jinja2 syntax: {{ value }}, {% if %}…{% endif %}, {# comment #}".into(),
+        ),
     }
 }
 
@@ -519,13 +541,31 @@ fn read_user_dir(dir: &Path) -> Result<Vec<(String, PathBuf, String)>, SourceErr
     paths.sort();
     let mut out = Vec::with_capacity(paths.len());
     for path in paths {
-        let Some(id) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else {
-            return Err(dir_error(&path, "template file name is not valid UTF-8".into()));
+        let Some(id) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+        else {
+            return Err(dir_error(
+                &path,
+                "template file name is not valid UTF-8".into(),
+            ));
         };
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(SourceError {
-                hint: Some("name templates like `coaching_system.j2` (letters, digits, `_`, `-`)".into()),
-                ..dir_error(&path, format!("template id `{id}` has characters other than letters, digits, `_` and `-`"))
+                hint: Some(
+                    "name templates like `coaching_system.j2` (letters, digits, `_`, `-`)".into(),
+                ),
+                ..dir_error(
+                    &path,
+                    format!(
+                        "template id `{id}` has characters other than letters, digits, `_` and `-`"
+                    ),
+                )
             });
         }
         let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
