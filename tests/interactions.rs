@@ -13,7 +13,9 @@ use grow::coach::interactions::{
     Interaction, InteractionRegistry, ModelChoice, ResolvedFrom, UserTier,
 };
 use grow::coach::reload::{Diagnostics, LiveInteractions, ReloadEvent, ReloadSources};
-use grow::coach::templates::{PromptContext, RenderError, TemplateOrigin, Templates};
+use grow::coach::templates::{
+    PERSONAL_TEMPLATE, PromptContext, RenderError, TemplateOrigin, Templates,
+};
 use grow::source_error::SourceError;
 
 fn catalog() -> Catalog {
@@ -651,7 +653,13 @@ fn watcher_reloads_after_an_edit_and_reports_bad_edits() {
         .unwrap();
 
     fx.write_config(TITLE_GPT);
-    assert_eq!(next_event(&rx), ReloadEvent::Applied { generation: 2 });
+    assert_eq!(
+        next_event(&rx),
+        ReloadEvent::Applied {
+            generation: 2,
+            changes: vec!["SESSION_TITLE/standard: model claude-sonnet-4-6 → gpt-4o-mini".into()],
+        }
+    );
     assert_eq!(
         live.current()
             .resolve(Interaction::SessionTitle, UserTier::Standard)
@@ -680,7 +688,16 @@ fn watcher_reloads_after_an_edit_and_reports_bad_edits() {
     // The config is still broken, so the template edit is refused too, until it is fixed.
     assert!(matches!(next_event(&rx), ReloadEvent::Rejected { .. }));
     fx.write_config(TITLE_SONNET);
-    assert_eq!(next_event(&rx), ReloadEvent::Applied { generation: 3 });
+    assert_eq!(
+        next_event(&rx),
+        ReloadEvent::Applied {
+            generation: 3,
+            changes: vec![
+                "SESSION_TITLE/standard: model gpt-4o-mini → claude-sonnet-4-6".into(),
+                "template consultation changed".into(),
+            ],
+        }
+    );
     let ctx = PromptContext::new("English", today());
     assert_eq!(
         live.current().render("consultation", &ctx).unwrap(),
@@ -712,4 +729,64 @@ fn diagnostics_serialise_for_the_dashboard() {
     let reg = InteractionRegistry::load(&catalog(), &templates(), None).unwrap();
     let d = Diagnostics::of(&reg, &templates());
     assert_eq!(d.resolve.resolutions, 0);
+}
+
+#[test]
+fn coaching_turn_uses_the_personal_prompt_when_there_is_one() {
+    let fx = Fixture::new("");
+    let live = fx.live();
+    let snap = live.current();
+    let ctx = PromptContext::new("English", today()).with_name("Sam");
+    let generic = snap.prepare_coaching(UserTier::Free, &ctx, None).unwrap();
+    assert_eq!(generic.resolved.template, "coaching_system");
+    assert!(generic.system_prompt.contains("GROW model"));
+    let personal = snap
+        .prepare_coaching(
+            UserTier::Free,
+            &ctx,
+            Some("You coach Sam, who wants to run a marathon."),
+        )
+        .unwrap();
+    assert_eq!(personal.resolved.template, PERSONAL_TEMPLATE);
+    assert_eq!(
+        personal.resolved.max_tokens, 600,
+        "numbers still come from the free entry"
+    );
+    assert!(
+        personal
+            .system_prompt
+            .starts_with("You coach Sam, who wants to run a marathon.\n\n---\n")
+    );
+}
+
+#[test]
+fn check_renders_exercises_every_configured_template() {
+    let fx = Fixture::new("");
+    let live = fx.live();
+    let checks = live
+        .current()
+        .check_renders(&PromptContext::sample(today()));
+    assert_eq!(checks.len(), 27);
+    for c in &checks {
+        assert!(
+            c.result.is_ok(),
+            "{}/{}: {:?}",
+            c.interaction,
+            c.tier,
+            c.result
+        );
+    }
+    // A template that needs parameters its interaction never passes is caught.
+    fx.write_config("[interactions.SESSION_TITLE.free]\ntemplate = \"persona_update\"\n");
+    live.reload_now().unwrap();
+    let ctx = PromptContext::new("English", today());
+    let failing: Vec<_> = live
+        .current()
+        .check_renders(&ctx)
+        .into_iter()
+        .filter(|c| c.template == "persona_update" && c.result.is_err())
+        .map(|c| (c.interaction, c.tier))
+        .collect();
+    assert!(failing.contains(&(Interaction::SessionTitle, UserTier::Free)));
+    assert!(live.diagnostics().templates.errors >= 1);
 }

@@ -26,7 +26,8 @@ use crate::coach::interactions::{
     Interaction, InteractionRegistry, ResolveDiagnostics, ResolveStats, Resolved, UserTier,
 };
 use crate::coach::templates::{
-    PromptContext, RenderError, TemplateDiagnostics, TemplateStats, Templates,
+    PERSONAL_PROMPT_PARAM, PERSONAL_TEMPLATE, PromptContext, RenderError, TemplateDiagnostics,
+    TemplateStats, Templates,
 };
 use crate::source_error::SourceError;
 
@@ -76,6 +77,88 @@ impl Snapshot {
             system_prompt,
         })
     }
+
+    /// A coaching turn. With the person's personalised prompt, the `coaching_personal`
+    /// template wraps it (today's context and the rules that always hold) instead of the
+    /// configured generic template; model and numbers still come from the configuration.
+    pub fn prepare_coaching(
+        &self,
+        tier: UserTier,
+        ctx: &PromptContext,
+        personal_prompt: Option<&str>,
+    ) -> Result<Prepared, RenderError> {
+        let Some(personal) = personal_prompt else {
+            return self.prepare(Interaction::CoachingResponse, tier, ctx);
+        };
+        let mut resolved = self.resolve(Interaction::CoachingResponse, tier);
+        let ctx = ctx.clone().with_param(PERSONAL_PROMPT_PARAM, personal);
+        let system_prompt = self.render(PERSONAL_TEMPLATE, &ctx)?;
+        resolved.template = PERSONAL_TEMPLATE.to_string();
+        Ok(Prepared {
+            resolved,
+            system_prompt,
+        })
+    }
+
+    /// Renders the template of every (interaction, tier) once with `ctx` (for
+    /// `grow config check`: catches a template that needs parameters its interaction does not
+    /// provide). Counts in the diagnostics like any render.
+    pub fn check_renders(&self, ctx: &PromptContext) -> Vec<RenderCheck> {
+        self.registry
+            .entries()
+            .map(|(interaction, tier, resolved)| RenderCheck {
+                interaction,
+                tier,
+                template: resolved.template.clone(),
+                result: self.render(&resolved.template, ctx).map(|text| text.len()),
+            })
+            .collect()
+    }
+
+    /// Human-readable differences from `old`, for the status bar after a reload:
+    /// `SESSION_TITLE/standard: model claude-sonnet-4-6 → gpt-4o-mini`, `template consultation changed`.
+    pub fn changes_from(&self, old: &Snapshot) -> Vec<String> {
+        let mut out = Vec::new();
+        for ((interaction, tier, new), (_, _, before)) in
+            self.registry.entries().zip(old.registry.entries())
+        {
+            let mut fields = Vec::new();
+            if new.model != before.model {
+                fields.push(format!("model {} → {}", before.model, new.model));
+            }
+            if new.template != before.template {
+                fields.push(format!("template {} → {}", before.template, new.template));
+            }
+            if new.temperature != before.temperature {
+                fields.push(format!(
+                    "temperature {} → {}",
+                    before.temperature, new.temperature
+                ));
+            }
+            if new.max_tokens != before.max_tokens {
+                fields.push(format!(
+                    "max_tokens {} → {}",
+                    before.max_tokens, new.max_tokens
+                ));
+            }
+            if !fields.is_empty() {
+                out.push(format!("{interaction}/{tier}: {}", fields.join(", ")));
+            }
+        }
+        for (id, what) in self.templates.changes_from(&old.templates) {
+            out.push(format!("template {id} {what}"));
+        }
+        out
+    }
+}
+
+/// One line of `Snapshot::check_renders`: the rendered length, or why it failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderCheck {
+    pub interaction: Interaction,
+    pub tier: UserTier,
+    pub template: String,
+    pub result: Result<usize, RenderError>,
 }
 
 /// The files a `LiveInteractions` reads and watches.
@@ -90,8 +173,12 @@ pub struct ReloadSources {
 /// What a watcher reports after files changed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReloadEvent {
-    /// The new configuration is live from the next turn.
-    Applied { generation: u64 },
+    /// The new configuration is live from the next turn. `changes` lists what differs
+    /// (see `Snapshot::changes_from`), for the status bar.
+    Applied {
+        generation: u64,
+        changes: Vec<String>,
+    },
     /// The edit is invalid; the previous configuration stays live.
     Rejected { error: SourceError },
 }
@@ -411,9 +498,15 @@ fn debounce_loop(
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
-        let before = live.current().generation;
+        let before = live.current();
         match live.reload_now() {
-            Ok(generation) if generation != before => on_event(ReloadEvent::Applied { generation }),
+            Ok(generation) if generation != before.generation => {
+                let changes = live.current().changes_from(&before);
+                on_event(ReloadEvent::Applied {
+                    generation,
+                    changes,
+                });
+            }
             Ok(_) => {}
             Err(error) => on_event(ReloadEvent::Rejected { error }),
         }

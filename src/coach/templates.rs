@@ -71,6 +71,11 @@ const BUILTIN: [(&str, &str); 10] = [
     ),
 ];
 
+/// The template that wraps a person's personalised prompt for coaching turns.
+pub const PERSONAL_TEMPLATE: &str = "coaching_personal";
+/// The parameter holding the personalised prompt's text.
+pub const PERSONAL_PROMPT_PARAM: &str = "personal_prompt";
+
 /// Names every template can use; `PromptContext::params` may not reuse them.
 pub const CONTEXT_FIELDS: [&str; 5] = ["name", "language", "today", "profile", "metrics"];
 
@@ -123,6 +128,26 @@ impl PromptContext {
     pub fn with_metrics(mut self, metrics: BTreeMap<String, serde_json::Value>) -> Self {
         self.metrics = Some(metrics);
         self
+    }
+
+    /// A context with every parameter the shipped templates use, for `grow config check`
+    /// to render each configured template once without a real conversation.
+    pub fn sample(today: NaiveDate) -> PromptContext {
+        let mut metrics = BTreeMap::new();
+        metrics.insert("logging_consistency".to_string(), serde_json::json!(0.6));
+        metrics.insert("commitment_adherence".to_string(), serde_json::json!(0.5));
+        metrics.insert("current_streak_days".to_string(), serde_json::json!(2));
+        PromptContext::new("English", today)
+            .with_name("Sample")
+            .with_profile("A sample profile used to check that templates render.")
+            .with_metrics(metrics.clone())
+            .with_param(PERSONAL_PROMPT_PARAM, "A sample personalised prompt.")
+            .with_param("current_prompt", "A sample personalised prompt.")
+            .with_param("reason", "a sample reason")
+            .with_param(
+                "previous_metrics",
+                serde_json::Value::Object(metrics.into_iter().collect()),
+            )
     }
 
     pub fn with_param(
@@ -263,6 +288,8 @@ impl TemplateStats {
 pub struct Templates {
     env: Environment<'static>,
     origins: BTreeMap<String, TemplateOrigin>,
+    /// Hash of each template's source, to tell what a reload changed.
+    hashes: BTreeMap<String, blake3::Hash>,
     stats: Arc<TemplateStats>,
 }
 
@@ -317,7 +344,9 @@ impl Templates {
         env.add_function("require", require);
 
         let mut origins = BTreeMap::new();
+        let mut hashes = BTreeMap::new();
         for (id, (src, origin)) in sources {
+            hashes.insert(id.clone(), blake3::hash(src.as_bytes()));
             let file = origin_file(&id, &origin);
             env.add_template_owned(id.clone(), src.clone())
                 .map_err(|e| template_source_error(&file, &id, &src, &e))?;
@@ -327,6 +356,7 @@ impl Templates {
         Ok(Templates {
             env,
             origins,
+            hashes,
             stats,
         })
     }
@@ -345,6 +375,25 @@ impl Templates {
 
     pub fn origin(&self, id: &str) -> Option<&TemplateOrigin> {
         self.origins.get(id)
+    }
+
+    /// Ids whose source differs between `old` and `self`, with what happened to each
+    /// (`added`, `removed`, `changed`), in id order.
+    pub fn changes_from(&self, old: &Templates) -> Vec<(String, &'static str)> {
+        let mut ids: Vec<&String> = self.hashes.keys().chain(old.hashes.keys()).collect();
+        ids.sort();
+        ids.dedup();
+        ids.into_iter()
+            .filter_map(|id| {
+                let what = match (old.hashes.get(id), self.hashes.get(id)) {
+                    (None, Some(_)) => "added",
+                    (Some(_), None) => "removed",
+                    (Some(a), Some(b)) if a != b => "changed",
+                    _ => return None,
+                };
+                Some((id.clone(), what))
+            })
+            .collect()
     }
 
     /// Renders template `id` with `ctx`. Undefined parameters are errors that name them.
