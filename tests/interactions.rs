@@ -239,6 +239,13 @@ fn max_tokens_is_checked_against_the_merged_model() {
         ]
     );
     assert_eq!((errors[0].line, errors[0].column), (3, 14));
+    // A model the person chose whose limit a shipped number exceeds: blame their model.
+    let user = "[interactions.PERSONA_UPDATE.standard]\nmodel = \"offline-coach\"\n";
+    let err = load(user).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "config.toml:2:9: `interactions.PERSONA_UPDATE.standard.model`: max_tokens 2000 is out of range 1..=1000, the output limit of `offline-coach` (interaction PERSONA_UPDATE, tier standard)\n  hint: lower max_tokens to at most 1000 or choose another model"
+    );
     // A route entry is checked against the largest output the router could pick.
     let user = "[interactions.COACHING_RESPONSE.default]\nmax_tokens = 200000\n";
     let err = load(user).unwrap_err();

@@ -29,6 +29,9 @@ pub const BUILTIN_INTERACTIONS_FILE: &str = "assets/interactions.toml";
 /// The word in an entry's `model` field that hands the choice to the routing core.
 pub const ROUTE: &str = "route";
 
+/// The table of the user's config file that overrides the shipped interactions.
+pub const USER_SECTION: &str = "interactions";
+
 /// Upper bound for `temperature`: the widest range any supported provider accepts.
 pub const MAX_TEMPERATURE: f64 = 2.0;
 
@@ -491,7 +494,7 @@ impl InteractionRegistry {
         let checker = Checker { catalog, templates };
         let mut errors = Vec::new();
         let mut layers = Vec::with_capacity(2);
-        match parse_layer(base.0, base.1, &[], &checker) {
+        match parse_layer(base.0, base.1, None, &checker) {
             Ok((layer, errs)) => {
                 layers.push(layer);
                 errors.extend(errs);
@@ -499,7 +502,7 @@ impl InteractionRegistry {
             Err(e) => errors.push(e),
         }
         if let Some((file, src)) = user {
-            match parse_layer(file, src, &[PathSeg::from("interactions")], &checker) {
+            match parse_layer(file, src, Some(USER_SECTION), &checker) {
                 Ok((layer, errs)) => {
                     layers.push(layer);
                     errors.extend(errs);
@@ -639,6 +642,8 @@ struct Origin<'a> {
     file: &'a str,
     src: &'a str,
     path: Vec<PathSeg>,
+    /// Written in the user's config (which they can edit) rather than the shipped file.
+    from_user: bool,
 }
 
 impl Origin<'_> {
@@ -691,7 +696,7 @@ impl Checker<'_> {
     }
 }
 
-fn where_(interaction: &str, tier: &str) -> String {
+fn location(interaction: &str, tier: &str) -> String {
     format!("(interaction {interaction}, tier {tier})")
 }
 
@@ -715,11 +720,13 @@ fn quoted_list(items: &[&str]) -> String {
         .join(", ")
 }
 
-/// Parses one file. A TOML syntax error is fatal for the file; entry problems are collected.
+/// Parses one file: the whole document (`section: None`, the shipped file) or one top-level
+/// table of it (`Some("interactions")`, the user's config). A TOML syntax error is fatal for
+/// the file; problems in entries are collected.
 fn parse_layer<'a>(
     file: &'a str,
     src: &'a str,
-    prefix: &[PathSeg],
+    section: Option<&str>,
     checker: &Checker<'_>,
 ) -> Result<(Layer<'a>, Vec<SourceError>), SourceError> {
     let root: toml::Table =
@@ -728,28 +735,28 @@ fn parse_layer<'a>(
         entries: vec![Default::default(); Interaction::ALL.len()],
     };
     let mut errors = Vec::new();
+    let prefix: Vec<PathSeg> = section.map(PathSeg::from).into_iter().collect();
     let at = |segs: &[&str]| -> Vec<PathSeg> {
-        let mut p = prefix.to_vec();
+        let mut p = prefix.clone();
         p.extend(segs.iter().map(|s| PathSeg::from(*s)));
         p
     };
-    let table = match prefix.first() {
+    let table = match section {
         None => &root,
-        Some(PathSeg::Key(k)) => match root.get(k.as_str()) {
+        Some(name) => match root.get(name) {
             None => return Ok((layer, errors)),
             Some(toml::Value::Table(t)) => t,
             Some(other) => {
                 let message = format!(
-                    "`{k}` must be a table of interactions, found {}",
+                    "`{name}` must be a table of interactions, found {}",
                     type_name(other)
                 );
                 let hint = Some(format!(
-                    "write entries as [{k}.COACHING_RESPONSE.default] with `model`, `template`, `temperature`, `max_tokens`"
+                    "write entries as [{name}.COACHING_RESPONSE.default] with `model`, `template`, `temperature`, `max_tokens`"
                 ));
-                return Err(SourceError::at_path(file, src, prefix, message, hint));
+                return Err(SourceError::at_path(file, src, &prefix, message, hint));
             }
         },
-        Some(PathSeg::Index(_)) => &root,
     };
     for (code, tiers) in table {
         let Ok(interaction) = code.parse::<Interaction>() else {
@@ -807,7 +814,7 @@ fn parse_layer<'a>(
                         "entry must be a table with {}, found {} {}",
                         quoted_list(&ENTRY_KEYS),
                         type_name(entry),
-                        where_(code, tier_name)
+                        location(code, tier_name)
                     ),
                     None,
                 ));
@@ -819,6 +826,7 @@ fn parse_layer<'a>(
                     file,
                     src,
                     path: at(&[code, tier_name, key]),
+                    from_user: section.is_some(),
                 };
                 if let Err(e) =
                     parse_field(&mut parsed, key, value, origin, code, tier_name, checker)
@@ -846,7 +854,7 @@ fn parse_field<'a>(
             format!(
                 "`{key}` must be {expected}, found {} {}",
                 type_name(value),
-                where_(code, tier)
+                location(code, tier)
             ),
             None,
         )
@@ -862,7 +870,7 @@ fn parse_field<'a>(
                 ModelChoice::Model(id.clone())
             } else {
                 return Err(origin.error(
-                    format!("unknown model `{id}` {}", where_(code, tier)),
+                    format!("unknown model `{id}` {}", location(code, tier)),
                     Some(format!(
                         "{}; or \"route\" to let the router choose",
                         checker.catalog.suggest(id)
@@ -886,7 +894,7 @@ fn parse_field<'a>(
                     ),
                 };
                 return Err(origin.error(
-                    format!("unknown template `{id}` {}", where_(code, tier)),
+                    format!("unknown template `{id}` {}", location(code, tier)),
                     Some(hint),
                 ));
             }
@@ -902,7 +910,7 @@ fn parse_field<'a>(
                 return Err(origin.error(
                     format!(
                         "temperature {t} is out of range 0..=2 {}",
-                        where_(code, tier)
+                        location(code, tier)
                     ),
                     Some("0 is the most predictable, 1 the provider default; coaching works well around 0.7".into()),
                 ));
@@ -917,7 +925,7 @@ fn parse_field<'a>(
                 Ok(n) if n >= 1 => n,
                 _ => {
                     return Err(origin.error(
-                        format!("max_tokens {n} must be at least 1 {}", where_(code, tier)),
+                        format!("max_tokens {n} must be at least 1 {}", location(code, tier)),
                         None,
                     ));
                 }
@@ -930,7 +938,7 @@ fn parse_field<'a>(
                 None => format!("keys are {}", quoted_list(&ENTRY_KEYS)),
             };
             return Err(origin.error(
-                format!("unknown key `{other}` {}", where_(code, tier)),
+                format!("unknown key `{other}` {}", location(code, tier)),
                 Some(hint),
             ));
         }
@@ -1011,25 +1019,28 @@ fn merge(
             (Some(t), Some(_)) => t.as_str(),
             _ => "default",
         };
-        let blamed = tokens_origin.as_ref().or(model_origin.as_ref());
-        let mut location = format!("interaction {}, tier {tier_label}", interaction.as_code());
-        if let Some(written_in) = blamed.and_then(Origin::tier_name)
+        // Point at the field the person can change: their own over the shipped one, and
+        // max_tokens over model when both are theirs.
+        let blamed = match (&tokens_origin, &model_origin) {
+            (Some(t), Some(m)) if m.from_user && !t.from_user => Some(("model", m)),
+            (Some(t), _) => Some(("max_tokens", t)),
+            (None, Some(m)) => Some(("model", m)),
+            (None, None) => None,
+        };
+        let mut place = format!("interaction {}, tier {tier_label}", interaction.as_code());
+        if let Some((field, origin)) = blamed
+            && let Some(written_in) = origin.tier_name()
             && written_in != tier_label
         {
-            let field = if tokens_origin.is_some() {
-                "max_tokens"
-            } else {
-                "model"
-            };
-            location.push_str(&format!(", {field} from the `{written_in}` entry"));
+            place.push_str(&format!(", {field} from the `{written_in}` entry"));
         }
         let message =
-            format!("max_tokens {max_tokens} is out of range 1..={limit}, {limit_of} ({location})");
+            format!("max_tokens {max_tokens} is out of range 1..={limit}, {limit_of} ({place})");
         let hint = Some(format!(
             "lower max_tokens to at most {limit} or choose another model"
         ));
         let err = match blamed {
-            Some(origin) => origin.error(message, hint),
+            Some((_, origin)) => origin.error(message, hint),
             None => SourceError::at_path(BUILTIN_INTERACTIONS_FILE, "", &[], message, hint),
         };
         return Err(err);
