@@ -443,9 +443,15 @@ impl LiveInteractions {
                     Err(error) => tracing::warn!(%error, "file watcher error"),
                 }
             })?;
-        for dir in &targets.dirs {
-            watcher.watch(dir, RecursiveMode::NonRecursive)?;
-            tracing::debug!(dir = %dir.display(), "watching for interaction config changes");
+        if targets.dirs.is_empty() {
+            tracing::warn!(
+                sources = ?self.sources,
+                "no existing directory to watch: interaction config changes need a restart"
+            );
+        }
+        for (dir, mode) in &targets.dirs {
+            watcher.watch(dir, *mode)?;
+            tracing::debug!(dir = %dir.display(), ?mode, "watching for interaction config changes");
         }
         let live = Arc::clone(self);
         let thread = std::thread::Builder::new()
@@ -513,36 +519,48 @@ fn debounce_loop(
     }
 }
 
-/// Directories to watch (non-recursively) and how to tell a relevant event.
+/// Directories to watch and how to tell a relevant event. Paths are made absolute and
+/// canonical up front, because that is how the watcher reports them.
 #[derive(Debug, Clone)]
 struct WatchTargets {
-    dirs: Vec<PathBuf>,
-    config_file: Option<PathBuf>,
+    dirs: Vec<(PathBuf, RecursiveMode)>,
+    /// (directory, file name) of the config file.
+    config_file: Option<(PathBuf, std::ffi::OsString)>,
     prompts_dir: Option<PathBuf>,
 }
 
 impl WatchTargets {
     fn new(sources: &ReloadSources) -> WatchTargets {
         let mut dirs = Vec::new();
-        // Editors save by writing a temp file and renaming it over the original, which a
+        // Editors save by writing a temporary file and renaming it over the original, which a
         // watch on the file itself would lose: watch the directory and filter by name.
-        if let Some(parent) = sources.config_file.as_deref().and_then(existing_parent) {
-            dirs.push(parent);
-        }
-        if let Some(dir) = &sources.prompts_dir {
-            if dir.is_dir() {
-                dirs.push(dir.clone());
-            } else if let Some(parent) = existing_parent(dir) {
-                // Catch the directory being created later.
-                dirs.push(parent);
+        let config_file = sources.config_file.as_deref().and_then(|file| {
+            let dir = canonical_parent(file)?;
+            dirs.push((dir.clone(), RecursiveMode::NonRecursive));
+            Some((dir, file.file_name()?.to_os_string()))
+        });
+        let prompts_dir = sources.prompts_dir.as_deref().and_then(|dir| {
+            if let Ok(dir) = dir.canonicalize() {
+                dirs.push((dir.clone(), RecursiveMode::NonRecursive));
+                return Some(dir);
             }
-        }
-        dirs.sort();
-        dirs.dedup();
+            // Not there yet: watch its parent, recursively, so files written into the
+            // directory once it is created are seen too.
+            let parent = canonical_parent(dir)?;
+            dirs.push((parent.clone(), RecursiveMode::Recursive));
+            Some(parent.join(dir.file_name()?))
+        });
+        // One watch per directory; recursive wins.
+        dirs.sort_by(|a, b| {
+            a.0.cmp(&b.0).then(
+                (a.1 == RecursiveMode::NonRecursive).cmp(&(b.1 == RecursiveMode::NonRecursive)),
+            )
+        });
+        dirs.dedup_by(|later, earlier| later.0 == earlier.0);
         WatchTargets {
             dirs,
-            config_file: sources.config_file.clone(),
-            prompts_dir: sources.prompts_dir.clone(),
+            config_file,
+            prompts_dir,
         }
     }
 
@@ -551,38 +569,25 @@ impl WatchTargets {
             return false;
         }
         event.paths.iter().any(|p| {
-            self.config_file
-                .as_deref()
-                .is_some_and(|f| same_file_name(p, f))
+            let is_config = self.config_file.as_ref().is_some_and(|(dir, name)| {
+                p.parent() == Some(dir.as_path()) && p.file_name() == Some(name.as_os_str())
+            });
+            is_config
                 || self
                     .prompts_dir
                     .as_deref()
-                    .is_some_and(|d| p.starts_with(d) || same_file_name(p, d))
+                    .is_some_and(|d| p.starts_with(d))
         })
     }
 }
 
-fn existing_parent(path: &Path) -> Option<PathBuf> {
-    let parent = path.parent()?;
-    let parent = if parent.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        parent
+/// The canonical directory holding `path` (the current directory for a bare file name).
+fn canonical_parent(path: &Path) -> Option<PathBuf> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     };
-    parent.is_dir().then(|| parent.to_path_buf())
-}
-
-/// Event paths are absolute and may be canonicalised; compare by parent + name tolerantly.
-fn same_file_name(event_path: &Path, wanted: &Path) -> bool {
-    event_path == wanted
-        || (event_path.file_name() == wanted.file_name()
-            && match (
-                event_path.parent().and_then(|p| p.canonicalize().ok()),
-                wanted.parent().and_then(|p| p.canonicalize().ok()),
-            ) {
-                (Some(a), Some(b)) => a == b,
-                _ => false,
-            })
+    parent.canonicalize().ok()
 }
 
 fn read_inputs(sources: &ReloadSources) -> Result<Inputs, SourceError> {
@@ -606,7 +611,7 @@ fn read_inputs(sources: &ReloadSources) -> Result<Inputs, SourceError> {
     Ok(Inputs { config })
 }
 
-/// Hash of the config text and every prompt file (name + content).
+/// Hash of the config text and every `*.j2` prompt file (name + content).
 fn fingerprint(inputs: &Inputs, sources: &ReloadSources, catalog_version: u64) -> blake3::Hash {
     let mut h = blake3::Hasher::new();
     h.update(&catalog_version.to_le_bytes());
@@ -619,7 +624,11 @@ fn fingerprint(inputs: &Inputs, sources: &ReloadSources, catalog_version: u64) -
     if let Some(dir) = &sources.prompts_dir
         && let Ok(entries) = std::fs::read_dir(dir)
     {
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        // Only what `Templates::load` reads: editors' temporary and swap files are not changes.
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|ext| ext == "j2"))
+            .collect();
         paths.sort();
         for p in paths {
             h.update(p.as_os_str().as_encoded_bytes());
