@@ -511,7 +511,11 @@ impl Fixture {
     }
 
     fn live(&self) -> LiveInteractions {
-        LiveInteractions::new(Arc::new(catalog()), self.sources()).unwrap()
+        self.live_result().unwrap()
+    }
+
+    fn live_result(&self) -> Result<LiveInteractions, SourceError> {
+        LiveInteractions::new(Arc::new(catalog()), self.sources())
     }
 }
 
@@ -840,5 +844,51 @@ fn watcher_sees_a_prompts_directory_created_after_start() {
     assert_eq!(
         live.current().render("session_title", &ctx).unwrap(),
         "Name it in English."
+    );
+}
+
+/// What the config loader would pass: the shipped catalog plus the file's `[[catalog.models]]`.
+fn catalog_with_user_models(file: &str, src: &str) -> Result<Catalog, SourceError> {
+    let mut catalog = Catalog::builtin()?;
+    let doc: toml::Table =
+        toml::from_str(src).map_err(|e| SourceError::from_toml(file, src, &e))?;
+    let models = doc
+        .get("catalog")
+        .and_then(|c| c.get("models"))
+        .cloned()
+        .map(|m| m.try_into::<Vec<grow::catalog::ModelOverride>>())
+        .transpose()
+        .map_err(|e| SourceError::from_toml(file, src, &e))?
+        .unwrap_or_default();
+    catalog.apply_overrides(&models, file, src, &grow::toml_path!["catalog", "models"])?;
+    Ok(catalog)
+}
+
+#[test]
+fn a_catalog_loader_lets_one_edit_add_a_model_and_use_it() {
+    const LAB_MODEL: &str = "[[catalog.models]]\nid = \"lab-model\"\nprovider = \"openai-compatible\"\nendpoint = \"lab\"\ntier = 3\ncontext_window = 8192\nmax_output = 1024\ninput = 0.0\noutput = 0.0\n";
+    let use_it = "\n[interactions.SESSION_TITLE.default]\nmodel = \"lab-model\"\n";
+    let fx = Fixture::new("");
+    let live = LiveInteractions::with_catalog_loader(
+        Arc::new(catalog()),
+        fx.sources(),
+        Arc::new(catalog_with_user_models),
+    )
+    .unwrap();
+    fx.write_config(&format!("{LAB_MODEL}{use_it}"));
+    live.reload_now().unwrap();
+    assert_eq!(
+        live.current()
+            .resolve(Interaction::SessionTitle, UserTier::Standard)
+            .model,
+        model("lab-model")
+    );
+    // Without the loader the new model is unknown to validation.
+    let plain = fx.live_result();
+    assert!(
+        plain
+            .unwrap_err()
+            .message
+            .starts_with("unknown model `lab-model`")
     );
 }

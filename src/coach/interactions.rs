@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::catalog::{Catalog, ModelSpec, ProviderKind};
 use crate::coach::templates::Templates;
@@ -36,7 +36,8 @@ pub const USER_SECTION: &str = "interactions";
 pub const MAX_TEMPERATURE: f64 = 2.0;
 
 /// Every kind of model call grow makes. The code (`as_code`) is the key in config files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Interaction {
     /// A coaching answer in a conversation: the main chat turn, with the generic GROW prompt
     /// or the person's personalised one.
@@ -140,12 +141,6 @@ impl fmt::Display for Interaction {
     }
 }
 
-impl Serialize for Interaction {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_code())
-    }
-}
-
 /// An unknown interaction code or tier name, with the nearest valid one when there is one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} `{given}`{}", suggestion_suffix(.suggestion))]
@@ -175,7 +170,10 @@ impl FromStr for Interaction {
 }
 
 /// The person's plan, a profile setting. Decides which per-tier entries apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum UserTier {
     Free,
     /// A profile with no tier set is treated as standard.
@@ -203,12 +201,6 @@ impl UserTier {
 impl fmt::Display for UserTier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for UserTier {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
     }
 }
 
@@ -1075,6 +1067,18 @@ mod tests {
             "Premium".parse::<UserTier>().unwrap_err().to_string(),
             "unknown tier `Premium` (did you mean `premium`?)"
         );
+    }
+
+    #[test]
+    fn serde_names_match_the_codes() {
+        for i in Interaction::ALL {
+            assert_eq!(serde_json::to_value(i).unwrap(), i.as_code());
+            let back: Interaction = serde_json::from_value(i.as_code().into()).unwrap();
+            assert_eq!(back, i);
+        }
+        for t in UserTier::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
     }
 
     #[test]
