@@ -360,6 +360,14 @@ fn a_missing_parameter_is_an_error_not_a_blank() {
         err.to_string(),
         "template `coaching_personal` (assets/prompts/coaching_personal.j2:5): missing parameter `personal_prompt`: pass it with PromptContext::with_param"
     );
+    // Only the parameter that failed is named, not optional ones that are also absent.
+    let ctx_update = PromptContext::new("English", today())
+        .with_metrics(BTreeMap::new())
+        .with_param("current_prompt", "x");
+    match t.render("persona_update", &ctx_update).unwrap_err() {
+        RenderError::Render { missing, .. } => assert_eq!(missing, vec!["reason".to_string()]),
+        other => panic!("unexpected {other:?}"),
+    }
     // An optional field a template cannot do without is required explicitly.
     let err = t.render("persona_generation", &ctx).unwrap_err();
     assert!(
@@ -367,7 +375,7 @@ fn a_missing_parameter_is_an_error_not_a_blank() {
             .contains("`profile` is required by this template but was not given"),
         "{err}"
     );
-    assert_eq!(t.stats().errors, 2);
+    assert_eq!(t.stats().errors, 3);
 }
 
 #[test]

@@ -433,7 +433,22 @@ impl Templates {
                     let root = path.split('.').next().unwrap_or(path);
                     !self.env.globals().any(|(name, _)| name == root)
                 });
-                missing_variables(&used, &value)
+                let mut missing = missing_variables(&used, &value);
+                // Several may be absent where only one is required (an optional parameter
+                // guarded by `is defined`): keep those named at the failing spot.
+                if let (Some(range), Some(src)) = (e.range(), e.template_source())
+                    && let Some(spot) = src.get(range)
+                {
+                    let at_spot: Vec<String> = missing
+                        .iter()
+                        .filter(|path| spot.contains(path.split('.').next().unwrap_or(path)))
+                        .cloned()
+                        .collect();
+                    if !at_spot.is_empty() {
+                        missing = at_spot;
+                    }
+                }
+                missing
             } else {
                 Vec::new()
             };
