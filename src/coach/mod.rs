@@ -2,3 +2,6 @@
 
 pub mod analyzer_cache;
 pub mod api;
+pub mod interactions;
+pub mod reload;
+pub mod templates;
