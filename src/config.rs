@@ -58,8 +58,6 @@ pub struct ModelSettings {
     pub upgrade: String,
     /// Upgrade automatically when a signal fires (`ENABLE_MODEL_AUTO_UPGRADE`).
     pub auto_upgrade: bool,
-    /// `max_tokens` of a coaching answer.
-    pub max_tokens: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -247,7 +245,6 @@ impl Default for ModelSettings {
             default: "claude-sonnet-4-6".into(),
             upgrade: "claude-opus-4-6".into(),
             auto_upgrade: true,
-            max_tokens: 800,
         }
     }
 }
@@ -657,14 +654,6 @@ fn validate(
             return Err(ctx.err(&toml_path!["models", key], message, hint).into());
         }
     }
-    check_range(
-        s.models.max_tokens,
-        1,
-        128_000,
-        &toml_path!["models", "max_tokens"],
-        "tokens per answer",
-        &ctx,
-    )?;
     let r = &s.routing;
     check_range(
         r.long_context_turns,
@@ -901,7 +890,6 @@ mod tests {
         let c = load_with(None, &[]).unwrap();
         assert_eq!(c.settings.models.default, "claude-sonnet-4-6");
         assert_eq!(c.settings.models.upgrade, "claude-opus-4-6");
-        assert_eq!(c.settings.models.max_tokens, 800);
         assert!(c.paths.db.ends_with("grow.db"));
     }
 

@@ -1,7 +1,9 @@
 //! Command-line faces: route, ask, models, config, review, stats, db.
 
+pub mod ask;
 pub mod config_cmd;
 pub mod models;
+pub mod route;
 pub mod style;
 
 use std::path::PathBuf;

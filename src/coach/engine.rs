@@ -24,7 +24,9 @@ use crate::store::Store;
 use super::api::{AttemptReport, CostSnapshot, Event, SendRequest, TurnId, TurnStatus, TurnSummary};
 use super::clock::Clock;
 use super::history::{self, HistoryWindow};
+use super::interactions::ModelChoice;
 use super::prompts::Prompts;
+use super::reload::Prepared;
 use super::provider_set::ProviderSet;
 use super::safety::SafetyNotices;
 
@@ -105,6 +107,23 @@ pub fn retry_policy(config: &Config) -> RetryPolicy {
     }
 }
 
+/// What a turn is prepared with before routing.
+struct TurnContext {
+    prepared: Prepared,
+    /// The personalised prompt version in use, if any.
+    prompt_version: Option<i64>,
+}
+
+impl TurnContext {
+    /// A model fixed for this interaction and tier by configuration (instead of `route`).
+    fn configured_model(&self) -> Option<&str> {
+        match &self.prepared.resolved.model {
+            ModelChoice::Model(id) => Some(id.as_str()),
+            ModelChoice::Route => None,
+        }
+    }
+}
+
 /// What one attempt at one model produced.
 enum AttemptResult {
     Answered(Completion),
@@ -160,10 +179,18 @@ impl Coach {
             Some(id) => history::load(&self.store(), id, self.config.settings.coach.history_turns, self.router.policy().upgrade_threshold)?,
             None => HistoryWindow::default(),
         };
-        let system = self.prompts.coaching_system(&self.config, text)?;
-        let input = self.route_input(text, &window, &system, None, false);
+        let context = self.turn_context(text)?;
+        let mut input = self.route_input(text, &window, &context.prepared.system_prompt, None, false);
+        input.configured_model = context.configured_model();
         let health = self.health();
         Ok(self.router.decide(&input, &health)?)
+    }
+
+    /// The prompt and settings a coaching turn runs with (personalised prompt when present).
+    fn turn_context(&self, text: &str) -> anyhow::Result<TurnContext> {
+        let personal = self.store().latest_prompt_version(self.profile_id)?;
+        let prepared = self.prompts.coaching(text, personal.as_ref().map(|p| p.prompt.as_str()))?;
+        Ok(TurnContext { prepared, prompt_version: personal.map(|p| p.version) })
     }
 
     fn route_input<'a>(&self, text: &'a str, window: &HistoryWindow, system: &str, pin: Option<&'a str>, force_upgrade: bool) -> RouteInput<'a> {
@@ -177,6 +204,7 @@ impl Coach {
             force_upgrade,
             turns_since_signal_upgrade: window.turns_since_signal_upgrade,
             now_ms: self.clock.now_ms() as u64,
+            configured_model: None,
         }
     }
 
@@ -217,8 +245,9 @@ impl Coach {
             let _ = events.send(e);
         };
         let window = history::load(&self.store(), conversation_id, self.config.settings.coach.history_turns, self.router.policy().upgrade_threshold)?;
-        let system = self.prompts.coaching_system(&self.config, &req.text)?;
-        let input = self.route_input(&req.text, &window, &system, req.pin.as_deref(), req.force_upgrade);
+        let context = self.turn_context(&req.text)?;
+        let mut input = self.route_input(&req.text, &window, &context.prepared.system_prompt, req.pin.as_deref(), req.force_upgrade);
+        input.configured_model = context.configured_model();
         let decision = {
             let health = self.health();
             self.router.decide(&input, &health)?
@@ -244,12 +273,13 @@ impl Coach {
 
         let mut messages = window.messages;
         messages.push(ChatMessage::user(req.text.clone()));
+        let resolved = context.prepared.resolved.clone();
         let mut chat = ChatRequest {
             model: decision.model.clone(),
-            system,
+            system: context.prepared.system_prompt,
             messages: history::alternate(messages),
-            max_tokens: self.config.settings.models.max_tokens,
-            temperature: None,
+            max_tokens: resolved.max_tokens,
+            temperature: Some(resolved.temperature),
             cache_prompt: self.config.settings.anthropic.prompt_caching,
         };
 
@@ -278,6 +308,7 @@ impl Coach {
                 }
             };
             chat.model = model.id.clone();
+            chat.max_tokens = resolved.max_tokens_for(&model);
             emit(Event::AttemptStarted { turn, model: model.id.clone() });
             self.health().begin_call(&model.id, self.clock.now_ms() as u64);
 
@@ -388,6 +419,7 @@ impl Coach {
                 None => {
                     let mut msg = NewMessage::assistant(conversation_id, model.id.clone(), answer.clone(), stored_status, now);
                     msg.compare_lane = compare_lane.map(i64::from);
+                    msg.system_prompt_version_used = context.prompt_version;
                     store.insert_message(&msg)?
                 }
             };

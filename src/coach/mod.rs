@@ -2,6 +2,14 @@
 
 pub mod analyzer_cache;
 pub mod api;
+pub mod clock;
+pub mod engine;
+pub mod history;
 pub mod interactions;
+pub mod keys;
+pub mod prompts;
+pub mod provider_set;
 pub mod reload;
+pub mod safety;
 pub mod templates;
+pub mod worker;

@@ -5,6 +5,7 @@ pub mod analyzer;
 pub mod health;
 pub mod lexicon;
 pub mod plan;
+pub mod router;
 pub mod selector;
 pub mod signals;
 pub mod tokens;

@@ -1,8 +1,8 @@
 //! The selector: from signals, context and policy to one model, a fallback plan and reasons.
 //!
 //! Precedence, highest first: the token budget (a request must fit the model), a user pin,
-//! a crisis (always upgrades), `/upgrade`, upgrade signals (unless auto-upgrade is off),
-//! session affinity, the default model.
+//! a crisis (always upgrades), a model fixed by the interaction config, `/upgrade`, upgrade
+//! signals (unless auto-upgrade is off), session affinity, the default model.
 
 use std::collections::HashSet;
 
@@ -62,6 +62,9 @@ pub struct RouteInput<'a> {
     /// Turns since a signal last upgraded this conversation (1 = the previous turn).
     pub turns_since_signal_upgrade: Option<u32>,
     pub now_ms: u64,
+    /// A model fixed by configuration for this interaction and tier (instead of `route`).
+    /// Like a pin, but a crisis still upgrades.
+    pub configured_model: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -151,6 +154,9 @@ pub fn select(
             trigger_list()
         ));
         lookup(catalog, &policy.upgrade_model)?
+    } else if let Some(configured) = input.configured_model {
+        reasons.push(format!("configured: {configured} serves this interaction for your tier (interactions config)"));
+        lookup(catalog, configured)?
     } else if input.force_upgrade {
         upgraded = true;
         reasons.push("upgrade: requested with /upgrade".to_string());
@@ -557,6 +563,16 @@ mod tests {
         )
         .unwrap();
         assert!(!d.upgraded);
+    }
+
+    #[test]
+    fn configured_model_serves_unless_crisis() {
+        let input = RouteInput { configured_model: Some("gpt-4o-mini"), ..Default::default() };
+        let d = decide(&input, vec![sig(SignalKind::ComplexDecision, 0.9, "two offers")]);
+        assert_eq!(d.model, "gpt-4o-mini");
+        assert!(d.reasons[0].starts_with("configured: gpt-4o-mini"), "{}", d.reasons[0]);
+        let d = decide(&input, vec![sig(SignalKind::Crisis, 0.95, "end my life")]);
+        assert_eq!(d.model, "claude-opus-4-6");
     }
 
     #[test]
