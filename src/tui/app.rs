@@ -737,7 +737,8 @@ impl App {
         };
         let current = tab.selected_turn.unwrap_or(last) as isize;
         let next = current + delta;
-        tab.selected_turn = if next > last as isize {
+        // Reaching the latest turn hands the panel back to "follow the latest".
+        tab.selected_turn = if next >= last as isize {
             None
         } else {
             Some(next.max(0) as usize)

@@ -472,7 +472,7 @@ mod tests {
                 "1. first option with",
                 "   a long tail",
                 "2. second",
-                "   • nested point"
+                "   ◦ nested point"
             ]
         );
     }
