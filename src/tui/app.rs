@@ -111,6 +111,8 @@ pub struct App {
     routing_overlay: bool,
     show_help: bool,
     help_scroll: usize,
+    /// Lines the routing panel is scrolled down (Alt+↑/↓; PgUp/PgDn when it covers the chat).
+    routing_scroll: usize,
     size: (u16, u16),
     now: Instant,
     status: Option<Status>,
@@ -143,6 +145,7 @@ impl App {
             routing_overlay: false,
             show_help: false,
             help_scroll: 0,
+            routing_scroll: 0,
             size: (100, 30),
             now,
             status: None,
@@ -190,6 +193,9 @@ impl App {
     }
     pub fn help_scroll(&self) -> usize {
         self.help_scroll
+    }
+    pub fn routing_scroll(&self) -> usize {
+        self.routing_scroll
     }
     fn is_wide(&self) -> bool {
         self.size.0 >= views::SIDE_PANEL_MIN_WIDTH
@@ -404,6 +410,22 @@ impl App {
                 }
                 return;
             }
+            KeyCode::Up if alt && self.routing_visible() => {
+                self.routing_scroll = self.routing_scroll.saturating_sub(1);
+                return;
+            }
+            KeyCode::Down if alt && self.routing_visible() => {
+                self.routing_scroll += 1;
+                return;
+            }
+            KeyCode::PageUp if self.routing_overlay && !self.is_wide() => {
+                self.routing_scroll = self.routing_scroll.saturating_sub(self.page());
+                return;
+            }
+            KeyCode::PageDown if self.routing_overlay && !self.is_wide() => {
+                self.routing_scroll += self.page();
+                return;
+            }
             KeyCode::PageUp => return self.scroll_up(self.page()),
             KeyCode::PageDown => return self.scroll_down(self.page()),
             KeyCode::Tab if !ctrl && !alt => {
@@ -502,6 +524,7 @@ impl App {
         }
         // A new draft takes the routing panel back from a selected past turn.
         self.tabs[self.active].selected_turn = None;
+        self.routing_scroll = 0;
     }
 
     pub fn handle_tick(&mut self, now: Instant) -> bool {
@@ -737,6 +760,7 @@ impl App {
         };
         let current = tab.selected_turn.unwrap_or(last) as isize;
         let next = current + delta;
+        self.routing_scroll = 0;
         // Reaching the latest turn hands the panel back to "follow the latest".
         tab.selected_turn = if next >= last as isize {
             None

@@ -149,7 +149,8 @@ impl Message {
                 }
             }
             Role::Coach => {
-                lines.push(self.coach_header(t));
+                let header = self.coach_header(t);
+                lines.extend(wrap_spans(&header.spans, &[], &[Span::raw("    ")], width));
                 if self.safety == Safety::Crisis {
                     lines.extend(safety_banner(ctx.crisis_notice, width, t));
                 }
@@ -183,19 +184,24 @@ impl Message {
 
     fn coach_header(&self, t: &Theme) -> Line<'static> {
         let mut spans = vec![Span::styled("▌ coach", t.coach_label)];
-        if let Some(model) = &self.model {
-            spans.push(Span::styled(format!(" · {model}"), t.dim));
-        }
-        if let Some(routed) = self
+        let routed = self
             .routed_model
             .as_ref()
-            .filter(|r| Some(*r) != self.model.as_ref())
-        {
-            spans.push(Span::styled(format!(" (fell back from {routed})"), t.warn));
-        }
+            .filter(|r| Some(*r) != self.model.as_ref());
         if self.offline {
             spans.push(Span::raw(" "));
             spans.push(Span::styled(" offline coach ", t.offline_label));
+            // No key or no network: say what routing would have used.
+            if let Some(r) = routed {
+                spans.push(Span::styled(format!(" · routing would use {r}"), t.dim));
+            }
+        } else {
+            if let Some(model) = &self.model {
+                spans.push(Span::styled(format!(" · {model}"), t.dim));
+            }
+            if let Some(r) = routed {
+                spans.push(Span::styled(format!(" (fell back from {r})"), t.warn));
+            }
         }
         match self.status {
             MessageStatus::Interrupted => {

@@ -159,7 +159,8 @@ impl<'p> LineBuilder<'p> {
 }
 
 /// Wraps `spans` to `width` cells. The first line starts with `first_prefix`, the others with
-/// `cont_prefix` (list markers, quote bars, indentation). Runs of spaces collapse to one.
+/// `cont_prefix` (list markers, quote bars, indentation). Spaces between words are kept as
+/// they are; spaces at a wrap point are dropped; leading spaces of the text are kept.
 pub fn wrap_spans(
     spans: &[Span<'_>],
     first_prefix: &[Span<'static>],
@@ -167,26 +168,36 @@ pub fn wrap_spans(
     width: usize,
 ) -> Vec<Line<'static>> {
     let mut b = LineBuilder::new(first_prefix, cont_prefix, width);
-    let mut pending_space: Option<Style> = None;
+    let mut pending_spaces: Vec<Style> = Vec::new();
+    let mut at_start = true;
     for piece in pieces(spans) {
         match piece {
             Piece::Break => {
                 b.end_line();
-                pending_space = None;
+                pending_spaces.clear();
+                at_start = true;
             }
             Piece::Space(style) => {
-                if b.used > 0 {
-                    pending_space = Some(style);
+                if at_start {
+                    // Indentation the text itself asks for.
+                    if b.used < b.avail() {
+                        b.push(" ", style);
+                    }
+                } else if b.used > 0 {
+                    pending_spaces.push(style);
                 }
             }
             Piece::Word(frags, w) => {
-                let space = usize::from(pending_space.is_some());
-                if b.used > 0 && b.used + space + w > b.avail() {
+                at_start = false;
+                let spaces = pending_spaces.len();
+                if b.used > 0 && b.used + spaces + w > b.avail() {
                     b.end_line();
-                } else if let Some(style) = pending_space {
-                    b.push(" ", style);
+                } else {
+                    for style in &pending_spaces {
+                        b.push(" ", *style);
+                    }
                 }
-                pending_space = None;
+                pending_spaces.clear();
                 b.place_word(&frags, w);
             }
         }

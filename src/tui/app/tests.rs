@@ -556,7 +556,7 @@ fn model_output_escape_sequences_never_reach_the_screen() {
     assert!(
         lines
             .iter()
-            .any(|l| l.to_string().contains("safe text done"))
+            .any(|l| l.to_string().contains("safe  text done"))
     );
 }
 

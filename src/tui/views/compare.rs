@@ -46,7 +46,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 truncate(&title, usize::from(rect.width.saturating_sub(2))),
                 t.title,
             ))
-            .title_bottom(footer(rec, app).alignment(Alignment::Right));
+            .title_bottom(
+                footer(rec, app, usize::from(rect.width.saturating_sub(4)))
+                    .alignment(Alignment::Right),
+            );
         let inner = block.inner(rect);
         frame.render_widget(block, rect);
         let text_area = Rect {
@@ -105,32 +108,43 @@ fn lane_lines(rec: Option<&TurnRecord>, width: u16, app: &App) -> Vec<Line<'stat
     lines
 }
 
-fn footer(rec: Option<&TurnRecord>, app: &App) -> Line<'static> {
+/// Tokens, cost and time to first token, most important first, cut to `max` cells.
+fn footer(rec: Option<&TurnRecord>, app: &App, max: usize) -> Line<'static> {
     let t = &app.theme;
     let Some(rec) = rec else {
         return Line::default();
     };
-    let mut spans = Vec::new();
-    if let Some(ms) = rec.first_token_ms {
-        spans.push(Span::styled(format!(" 1st {ms} ms "), t.dim));
-    }
+    let mut parts: Vec<(String, ratatui::style::Style)> = Vec::new();
     match &rec.summary {
         Some(s) => {
             if s.offline || s.model == OFFLINE_MODEL {
-                spans.push(Span::styled(" offline coach ", t.offline_label));
+                parts.push((" offline coach ".to_string(), t.offline_label));
             }
-            spans.push(Span::styled(
+            parts.push((format!(" {} ", money(s.cost_usd)), t.strong));
+            parts.push((
                 format!(
-                    " {} in · {} out · {} ",
+                    "{}→{} tok ",
                     thousands(s.usage.total_input()),
-                    thousands(s.usage.output_tokens),
-                    money(s.cost_usd)
+                    thousands(s.usage.output_tokens)
                 ),
-                t.strong,
+                t.dim,
             ));
         }
-        None if !rec.finished() => spans.push(Span::styled(" streaming… ", t.accent)),
+        None if !rec.finished() => parts.push((" streaming… ".to_string(), t.accent)),
         None => {}
+    }
+    if let Some(ms) = rec.first_token_ms {
+        parts.push((format!("1st {ms} ms "), t.dim));
+    }
+    let mut used = 0;
+    let mut spans = Vec::new();
+    for (text, style) in parts {
+        let w = super::super::wrap::width(&text);
+        if used + w > max {
+            break;
+        }
+        used += w;
+        spans.push(Span::styled(text, style));
     }
     Line::from(spans)
 }

@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 use super::super::app::App;
 use super::super::commands::COMMANDS;
 use super::super::theme::Theme;
+use super::super::wrap::wrap_spans;
 
 /// (context, [(keys, what they do)]).
 pub const KEYS: &[(&str, &[(&str, &str)])] = &[
@@ -19,6 +20,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("Ctrl+Q", "quit"),
             ("F1", "this help"),
             ("F2, Ctrl+R", "routing panel on/off"),
+            ("Alt+↑ / Alt+↓", "scroll the routing panel"),
             ("F3", "compare view on/off"),
             ("Ctrl+T", "new conversation tab"),
             ("Ctrl+W", "close tab"),
@@ -33,7 +35,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
         "Input",
         &[
             ("Enter", "send"),
-            ("Shift+Enter, Alt+Enter", "new line"),
+            ("Shift/Alt+Enter", "new line"),
             ("Ctrl+J", "new line (any terminal)"),
             ("paste", "inserted as is, never sent"),
             ("↑ ↓ ← →, Home/End", "move in the text"),
@@ -53,7 +55,8 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
-pub fn lines(app: &App) -> Vec<Line<'static>> {
+/// The help text for a box `width` cells wide: descriptions wrap under themselves.
+pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let t: &Theme = &app.theme;
     let key_w = KEYS
         .iter()
@@ -65,13 +68,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     for (ctx, keys) in KEYS {
         out.push(Line::from(Span::styled(ctx.to_string(), t.heading)));
         for (k, what) in keys.iter() {
-            let pad = key_w.saturating_sub(k.chars().count());
-            out.push(Line::from(vec![
-                Span::raw("  "),
-                Span::styled(k.to_string(), t.key),
-                Span::raw(" ".repeat(pad + 2)),
-                Span::raw(what.to_string()),
-            ]));
+            out.extend(entry(k, what, key_w, width, t));
         }
         out.push(Line::default());
     }
@@ -82,13 +79,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         } else {
             format!("{name} {arg}")
         };
-        let pad = key_w.saturating_sub(k.chars().count());
-        out.push(Line::from(vec![
-            Span::raw("  "),
-            Span::styled(k, t.key),
-            Span::raw(" ".repeat(pad + 2)),
-            Span::raw(what.to_string()),
-        ]));
+        out.extend(entry(&k, what, key_w, width, t));
     }
     if !app.opts.log_hint.is_empty() {
         out.push(Line::default());
@@ -98,6 +89,18 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         )));
     }
     out
+}
+
+/// One key and its description; the description wraps in its own column.
+fn entry(key: &str, what: &str, key_w: usize, width: usize, t: &Theme) -> Vec<Line<'static>> {
+    let pad = key_w.saturating_sub(key.chars().count());
+    let first = vec![
+        Span::raw("  "),
+        Span::styled(key.to_string(), t.key),
+        Span::raw(" ".repeat(pad + 2)),
+    ];
+    let hang = vec![Span::raw(" ".repeat(key_w + 4))];
+    wrap_spans(&[Span::raw(what.to_string())], &first, &hang, width)
 }
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
@@ -110,7 +113,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         width: w,
         height: h,
     };
-    let all = lines(app);
+    let all = lines(app, usize::from(w.saturating_sub(4)));
     let inner_rows = usize::from(h.saturating_sub(2));
     let max_scroll = all.len().saturating_sub(inner_rows);
     let scroll = app.help_scroll().min(max_scroll);

@@ -21,6 +21,8 @@ pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 16;
 /// From this width on, the routing panel sits beside the chat instead of over it.
 pub const SIDE_PANEL_MIN_WIDTH: u16 = 90;
+/// From this height on, the cost meter takes two lines (totals; savings and sparkline).
+const COST_TWO_LINES_MIN_HEIGHT: u16 = 24;
 /// Most input lines shown before the input scrolls.
 const MAX_INPUT_LINES: u16 = 6;
 
@@ -45,11 +47,16 @@ pub fn layout(area: Rect, app: &App) -> AppLayout {
     let input_lines = u16::try_from(app.input().lines().len())
         .unwrap_or(u16::MAX)
         .clamp(1, max_lines);
+    let cost_lines = if area.height >= COST_TWO_LINES_MIN_HEIGHT {
+        2
+    } else {
+        1
+    };
     let [tabs, main, input, cost, status, hints] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
         Constraint::Length(input_lines + 2),
-        Constraint::Length(1),
+        Constraint::Length(cost_lines),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
@@ -57,7 +64,7 @@ pub fn layout(area: Rect, app: &App) -> AppLayout {
     let wide = area.width >= SIDE_PANEL_MIN_WIDTH;
     let (messages, routing) = match (app.routing_visible(), wide) {
         (true, true) => {
-            let panel = (area.width * 2 / 5).clamp(38, 60);
+            let panel = (area.width * 9 / 20).clamp(42, 64);
             let [m, r] =
                 Layout::horizontal([Constraint::Fill(1), Constraint::Length(panel)]).areas(main);
             (m, Some(r))

@@ -90,11 +90,46 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             }
         })
         .collect();
-    frame.render_widget(Paragraph::new(wrapped), text_area);
+    let rows = usize::from(text_area.height);
+    let max_scroll = wrapped.len().saturating_sub(rows);
+    let scroll = app.routing_scroll().min(max_scroll);
+    let more_below = wrapped.len() > scroll + rows;
+    let shown: Vec<Line<'static>> = wrapped.into_iter().skip(scroll).take(rows).collect();
+    frame.render_widget(Paragraph::new(shown), text_area);
+    if more_below || scroll > 0 {
+        let mark = match (scroll > 0, more_below) {
+            (true, true) => " ↑↓ more (Alt+↑/↓) ",
+            (false, true) => " ↓ more (Alt+↓) ",
+            _ => " ↑ more (Alt+↑) ",
+        };
+        let w = u16::try_from(super::super::wrap::width(mark)).unwrap_or(0);
+        if area.width > w + 2 {
+            let r = Rect {
+                x: area.x + 2,
+                y: area.y + area.height - 1,
+                width: w,
+                height: 1,
+            };
+            frame.render_widget(Paragraph::new(Span::styled(mark, t.warn)), r);
+        }
+    }
+}
+
+/// Width of the label column ("model", "tier", …).
+const LABEL_W: usize = 10;
+
+/// Where continuation lines of a too-long panel line start: under the value of a labelled
+/// line, or a little deeper than an indented one.
+fn hanging_indent(line: &Line<'_>) -> usize {
+    match line.spans.first() {
+        Some(first) if first.content.trim().is_empty() => first.content.len() + 1,
+        Some(first) if first.content.ends_with(' ') => first.content.chars().count(),
+        _ => 2,
+    }
 }
 
 fn label(name: &str, t: &Theme) -> Span<'static> {
-    Span::styled(format!("{name:<9}"), t.dim)
+    Span::styled(format!("{name:<LABEL_W$}"), t.dim)
 }
 
 /// Everything about one decision, for a panel `w` cells wide.
