@@ -95,6 +95,13 @@ pub struct Status {
     pub since: Instant,
 }
 
+#[derive(Debug, Clone)]
+struct Abandoned {
+    seq: u64,
+    conversation_id: Option<i64>,
+    expected: u8,
+}
+
 pub struct App {
     pub opts: TuiOptions,
     pub theme: Theme,
@@ -121,6 +128,9 @@ pub struct App {
     preview_due: Option<Instant>,
     last_preview_text: String,
     outbox: Vec<Intent>,
+    /// Sends given up before their turn started (stopped, or their tab closed): their
+    /// TurnStarted events are still coming and must not be mistaken for another send's.
+    abandoned: Vec<Abandoned>,
     quit: bool,
     worker_gone: bool,
 }
@@ -157,6 +167,7 @@ impl App {
             preview_due: None,
             last_preview_text: String::new(),
             outbox: Vec::new(),
+            abandoned: Vec::new(),
             quit: false,
             worker_gone: false,
             opts,
@@ -703,6 +714,13 @@ impl App {
         let tab = &self.tabs[self.active];
         let live: Vec<TurnId> = tab.live_turns().map(|t| t.turn).collect();
         let id = tab.id;
+        if let Some(p) = &tab.pending {
+            self.abandoned.push(Abandoned {
+                seq: p.seq,
+                conversation_id: tab.conversation_id,
+                expected: p.expected,
+            });
+        }
         for turn in live {
             self.outbox.push(Intent::Cancel { turn });
         }
@@ -855,6 +873,7 @@ impl App {
         let tab_idx = self.active;
         let first = self.tabs[tab_idx].messages.len().saturating_sub(1);
         let mut cancelled = Vec::new();
+        let mut abandoned = None;
         self.change_tab(tab_idx, first, |tab| {
             for rec in tab.turns.iter_mut().filter(|t| !t.finished()) {
                 rec.cancelled = true;
@@ -864,14 +883,23 @@ impl App {
                     m.invalidate();
                 }
             }
-            if tab.pending.take().is_some() && cancelled.is_empty() {
-                // Not started yet: the worker has the message; its turn is cancelled on start.
-                tab.messages.push(Message::new(
-                    Role::Notice,
-                    "stopped before the answer began",
-                ));
+            if let Some(p) = tab.pending.take() {
+                abandoned = Some(Abandoned {
+                    seq: p.seq,
+                    conversation_id: tab.conversation_id,
+                    expected: p.expected,
+                });
+                if cancelled.is_empty() {
+                    // Not started yet: the worker has the message; its turn is cancelled
+                    // when it starts.
+                    tab.messages.push(Message::new(
+                        Role::Notice,
+                        "stopped before the answer began",
+                    ));
+                }
             }
         });
+        self.abandoned.extend(abandoned);
         for turn in &cancelled {
             self.outbox.push(Intent::Cancel { turn: *turn });
         }
@@ -1064,24 +1092,40 @@ impl App {
     }
 
     fn turn_started(&mut self, turn: TurnId, conversation_id: i64, lane: Option<u8>) {
-        let by_conversation = self
+        // The worker starts turns in the order it received the sends: the oldest send that
+        // can belong to this conversation is the one.
+        let fits = |cid: Option<i64>| cid.is_none() || cid == Some(conversation_id);
+        let oldest_tab = self
             .tabs
             .iter()
-            .position(|t| t.pending.is_some() && t.conversation_id == Some(conversation_id));
-        let by_order = || {
-            self.tabs
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.conversation_id.is_none())
-                .filter_map(|(i, t)| t.pending.as_ref().map(|p| (p.seq, i)))
-                .min()
-                .map(|(_, i)| i)
-        };
-        let Some(tab_idx) = by_conversation.or_else(by_order) else {
-            // Its tab was closed (or it is not ours): stop spending on it.
-            tracing::debug!(turn, conversation_id, "turn started for no open tab");
-            self.outbox.push(Intent::Cancel { turn });
-            return;
+            .enumerate()
+            .filter(|(_, t)| fits(t.conversation_id))
+            .filter_map(|(i, t)| t.pending.as_ref().map(|p| (p.seq, i)))
+            .min();
+        let oldest_abandoned = self
+            .abandoned
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| fits(a.conversation_id))
+            .map(|(j, a)| (a.seq, j))
+            .min();
+        let tab_idx = match (oldest_tab, oldest_abandoned) {
+            (Some((ts, i)), Some((as_, _))) if ts < as_ => i,
+            (Some((_, i)), None) => i,
+            (_, Some((_, j))) => {
+                self.abandoned[j].expected = self.abandoned[j].expected.saturating_sub(1);
+                if self.abandoned[j].expected == 0 {
+                    self.abandoned.remove(j);
+                }
+                self.outbox.push(Intent::Cancel { turn });
+                return;
+            }
+            (None, None) => {
+                // Not ours (another face, or a bug): stop spending on it.
+                tracing::debug!(turn, conversation_id, "turn started for no open send");
+                self.outbox.push(Intent::Cancel { turn });
+                return;
+            }
         };
         let first = self.tabs[tab_idx].messages.len();
         let tab_id = self.tabs[tab_idx].id;

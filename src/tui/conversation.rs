@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::markdown;
@@ -12,7 +11,7 @@ use super::wrap::wrap_spans;
 use crate::catalog::OFFLINE_MODEL;
 use crate::coach::api::{AttemptReport, TurnId, TurnStatus, TurnSummary};
 use crate::routing::types::{RouteDecision, Safety};
-use crate::sanitize::strip_controls;
+use crate::sanitize::{expand_tabs, strip_controls};
 
 pub type TabId = u64;
 
@@ -132,6 +131,7 @@ impl Message {
         let width = usize::from(ctx.width.max(8));
         let text = strip_controls(&self.raw);
         let mut lines = Vec::new();
+        let plain = || expand_tabs(&text, 4).into_owned();
         match self.role {
             Role::User => {
                 let mut header = vec![Span::styled("▌ you", t.user_label)];
@@ -139,7 +139,7 @@ impl Message {
                     header.push(Span::styled("  ⇄ compare", t.dim));
                 }
                 lines.push(Line::from(header));
-                for l in text.split('\n') {
+                for l in plain().split('\n') {
                     lines.extend(wrap_spans(
                         &[Span::styled(l.to_string(), t.base)],
                         &[Span::raw("  ")],
@@ -171,7 +171,7 @@ impl Message {
             }
             Role::Notice => {
                 lines.extend(wrap_spans(
-                    &[Span::styled(text.into_owned(), t.dim)],
+                    &[Span::styled(plain(), t.dim)],
                     &[Span::styled("· ", t.dim)],
                     &[Span::raw("  ")],
                     width,
@@ -430,9 +430,4 @@ impl Tab {
         self.messages.push(m);
         self.messages.len() - 1
     }
-}
-
-/// A neutral style for lines that only pad.
-pub fn blank() -> Style {
-    Style::new()
 }

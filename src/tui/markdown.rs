@@ -54,7 +54,6 @@ struct Renderer<'t> {
     containers: Vec<Container>,
     lists: Vec<List>,
     code: Option<(String, String)>,
-    heading: Option<HeadingLevel>,
     links: Vec<String>,
     table: Option<Table>,
     pending_blank: bool,
@@ -71,7 +70,6 @@ impl<'t> Renderer<'t> {
             containers: Vec::new(),
             lists: Vec::new(),
             code: None,
-            heading: None,
             links: Vec::new(),
             table: None,
             pending_blank: false,
@@ -199,7 +197,6 @@ impl<'t> Renderer<'t> {
             Tag::Paragraph => {}
             Tag::Heading { level, .. } => {
                 self.flush_inline();
-                self.heading = Some(level);
                 let style = match level {
                     HeadingLevel::H1 => self.theme.heading.add_modifier(Modifier::UNDERLINED),
                     HeadingLevel::H2 => self.theme.heading,
@@ -285,7 +282,6 @@ impl<'t> Renderer<'t> {
             TagEnd::Heading(_) => {
                 self.flush_inline();
                 self.pop_style();
-                self.heading = None;
                 self.pending_blank = true;
             }
             TagEnd::BlockQuote(_) => {

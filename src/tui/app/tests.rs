@@ -667,3 +667,64 @@ fn routing_panel_selects_past_turns() {
     a.handle_key(key(KeyCode::Char(']')), c.at(0));
     assert_eq!(a.tab().selected_turn, None);
 }
+
+#[test]
+fn a_send_stopped_before_it_started_does_not_capture_the_next_one() {
+    let (mut a, c) = app();
+    type_str(&mut a, "first", c.at(0));
+    a.handle_key(key(KeyCode::Enter), c.at(0));
+    a.handle_key(key(KeyCode::Esc), c.at(10));
+    assert!(!a.tab().is_busy());
+    type_str(&mut a, "second", c.at(20));
+    a.handle_key(key(KeyCode::Enter), c.at(20));
+    a.take_intents();
+    // The first send's turn starts late: it is cancelled, not shown.
+    a.handle_coach_event(
+        Event::TurnStarted {
+            turn: 1,
+            conversation_id: 5,
+            user_message_id: 1,
+            compare_lane: None,
+        },
+        c.at(30),
+    );
+    assert_eq!(a.take_intents(), vec![Intent::Cancel { turn: 1 }]);
+    a.handle_coach_event(
+        Event::TurnStarted {
+            turn: 2,
+            conversation_id: 6,
+            user_message_id: 2,
+            compare_lane: None,
+        },
+        c.at(40),
+    );
+    a.handle_coach_event(
+        Event::Delta {
+            turn: 2,
+            text: "for the second".into(),
+        },
+        c.at(50),
+    );
+    assert!(a.take_intents().is_empty());
+    let last = a.tab().messages.last().map(|m| m.raw().to_string());
+    assert_eq!(last.as_deref(), Some("for the second"));
+}
+
+#[test]
+fn closing_a_tab_cancels_its_turn_when_it_starts() {
+    let (mut a, c) = app();
+    type_str(&mut a, "first", c.at(0));
+    a.handle_key(key(KeyCode::Enter), c.at(0));
+    a.handle_key(ctrl('w'), c.at(5));
+    a.take_intents();
+    a.handle_coach_event(
+        Event::TurnStarted {
+            turn: 1,
+            conversation_id: 5,
+            user_message_id: 1,
+            compare_lane: None,
+        },
+        c.at(30),
+    );
+    assert_eq!(a.take_intents(), vec![Intent::Cancel { turn: 1 }]);
+}

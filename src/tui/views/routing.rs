@@ -81,12 +81,8 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             if l.width() <= usize::from(text_area.width) {
                 vec![l]
             } else {
-                wrap_spans(
-                    &l.spans,
-                    &[],
-                    &[Span::raw("  ")],
-                    usize::from(text_area.width),
-                )
+                let hang = Span::raw(" ".repeat(hanging_indent(&l)));
+                wrap_spans(&l.spans, &[], &[hang], usize::from(text_area.width))
             }
         })
         .collect();
