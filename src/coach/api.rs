@@ -26,7 +26,30 @@ pub enum Intent {
         conversation_id: Option<i64>,
         text: String,
     },
+    /// Write a conversation to a file (`/export`); the worker answers with a `Notice` naming
+    /// the file, or an `Error`.
+    Export {
+        conversation_id: i64,
+        format: ExportFormat,
+    },
     Shutdown,
+}
+
+/// File format of `Intent::Export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Markdown,
+    Json,
+}
+
+impl ExportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Markdown => "markdown",
+            ExportFormat::Json => "json",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -1,0 +1,1207 @@
+//! The state of the terminal UI and every way it changes.
+//!
+//! All changes go through `App::handle_*` (keys, paste, mouse, resize, coach events, ticks);
+//! drawing only reads. Intents for the worker are queued in an outbox the event loop drains,
+//! so the whole behaviour is testable without a terminal or a worker.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{
+    Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui_textarea::{TextArea, WrapMode};
+
+use super::commands::{self, Command};
+use super::conversation::{
+    Comparison, Message, MessageStatus, Pending, RenderCtx, Role, Tab, TabId, TurnRecord,
+};
+use super::theme::{Theme, ThemeKind};
+use super::views;
+use crate::catalog::OFFLINE_MODEL;
+use crate::coach::api::{
+    CostSnapshot, Event, ExportFormat, Intent, SendRequest, TurnId, TurnStatus,
+};
+use crate::routing::types::{RouteDecision, Safety};
+use crate::sanitize::strip_controls;
+
+/// How long typing must pause before the draft is routed for the live preview.
+pub const PREVIEW_DEBOUNCE: Duration = Duration::from_millis(150);
+/// Spinner frame period.
+pub const SPINNER_PERIOD: Duration = Duration::from_millis(100);
+/// How long an informational status message stays.
+const STATUS_TTL: Duration = Duration::from_secs(8);
+/// Lines per mouse-wheel notch.
+const WHEEL_LINES: usize = 3;
+
+/// Shown in the chat with a crisis decision when the caller supplies nothing else.
+pub const DEFAULT_CRISIS_NOTICE: &str = "If you are thinking about harming yourself or are in \
+danger, please contact someone now: your local emergency number (112 / 911 / 999), a crisis \
+line such as 988 (US), 116 123 (UK & Ireland) or 12356 (China mainland), or someone you trust. \
+This coach is not a crisis service.";
+
+/// What `tui::run` needs from the caller.
+#[derive(Debug, Clone)]
+pub struct TuiOptions {
+    pub theme: ThemeKind,
+    /// No colour at all (`NO_COLOR`); meaning is carried by bold, dim, reverse, underline.
+    pub no_color: bool,
+    /// The offline coach's one-line greeting, shown when no key is configured.
+    pub offline_greeting: Option<String>,
+    pub default_model: String,
+    pub upgrade_model: String,
+    /// From config; the cost meter also takes it from `CostSnapshot::monthly_budget`.
+    pub monthly_budget: Option<f64>,
+    /// Where the log file is, for error messages and help ("logs: …").
+    pub log_hint: String,
+    /// Safety notice shown with every crisis decision (crisis resources).
+    pub crisis_notice: String,
+}
+
+impl Default for TuiOptions {
+    fn default() -> Self {
+        TuiOptions {
+            theme: ThemeKind::Dark,
+            no_color: false,
+            offline_greeting: None,
+            default_model: String::new(),
+            upgrade_model: String::new(),
+            monthly_budget: None,
+            log_hint: String::new(),
+            crisis_notice: DEFAULT_CRISIS_NOTICE.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Input,
+    Messages,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKind {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub text: String,
+    pub kind: StatusKind,
+    pub since: Instant,
+}
+
+#[derive(Debug, Clone)]
+struct Abandoned {
+    seq: u64,
+    conversation_id: Option<i64>,
+    expected: u8,
+}
+
+pub struct App {
+    pub opts: TuiOptions,
+    pub theme: Theme,
+    tabs: Vec<Tab>,
+    active: usize,
+    next_tab_id: TabId,
+    next_pending_seq: u64,
+    turn_index: HashMap<TurnId, (TabId, usize)>,
+    input: TextArea<'static>,
+    focus: Focus,
+    /// Routing panel beside the chat (wide terminals).
+    show_routing: bool,
+    /// Routing panel over the chat (narrow terminals, until toggled off).
+    routing_overlay: bool,
+    show_help: bool,
+    help_scroll: usize,
+    /// Lines the routing panel is scrolled down (Alt+↑/↓; PgUp/PgDn when it covers the chat).
+    routing_scroll: usize,
+    size: (u16, u16),
+    now: Instant,
+    status: Option<Status>,
+    costs: CostSnapshot,
+    preview: Option<RouteDecision>,
+    preview_due: Option<Instant>,
+    last_preview_text: String,
+    outbox: Vec<Intent>,
+    /// Sends given up before their turn started (stopped, or their tab closed): their
+    /// TurnStarted events are still coming and must not be mistaken for another send's.
+    abandoned: Vec<Abandoned>,
+    quit: bool,
+    worker_gone: bool,
+}
+
+impl App {
+    pub fn new(opts: TuiOptions, now: Instant) -> App {
+        let theme = Theme::new(opts.theme, opts.no_color);
+        let mut tab = Tab::new(1);
+        if let Some(greeting) = &opts.offline_greeting {
+            tab.push_message(Message::coach(OFFLINE_MODEL, greeting.clone()));
+        }
+        let mut app = App {
+            theme,
+            tabs: vec![tab],
+            active: 0,
+            next_tab_id: 2,
+            next_pending_seq: 1,
+            turn_index: HashMap::new(),
+            input: TextArea::default(),
+            focus: Focus::Input,
+            show_routing: true,
+            routing_overlay: false,
+            show_help: false,
+            help_scroll: 0,
+            routing_scroll: 0,
+            size: (100, 30),
+            now,
+            status: None,
+            costs: CostSnapshot {
+                monthly_budget: opts.monthly_budget,
+                ..CostSnapshot::default()
+            },
+            preview: None,
+            preview_due: None,
+            last_preview_text: String::new(),
+            outbox: Vec::new(),
+            abandoned: Vec::new(),
+            quit: false,
+            worker_gone: false,
+            opts,
+        };
+        app.style_input();
+        app
+    }
+
+    // ----- read access for views and tests -----
+
+    pub fn tabs(&self) -> &[Tab] {
+        &self.tabs
+    }
+    pub fn active_index(&self) -> usize {
+        self.active
+    }
+    pub fn tab(&self) -> &Tab {
+        &self.tabs[self.active]
+    }
+    pub fn input(&self) -> &TextArea<'static> {
+        &self.input
+    }
+    pub fn input_text(&self) -> String {
+        self.input.lines().join("\n")
+    }
+    pub fn focus(&self) -> Focus {
+        self.focus
+    }
+    pub fn show_routing(&self) -> bool {
+        self.show_routing
+    }
+    pub fn show_help(&self) -> bool {
+        self.show_help
+    }
+    pub fn help_scroll(&self) -> usize {
+        self.help_scroll
+    }
+    pub fn routing_scroll(&self) -> usize {
+        self.routing_scroll
+    }
+    fn is_wide(&self) -> bool {
+        self.size.0 >= views::SIDE_PANEL_MIN_WIDTH
+    }
+    /// Whether the routing panel is on screen (beside the chat, or over it when narrow).
+    pub fn routing_visible(&self) -> bool {
+        if self.is_wide() {
+            self.show_routing
+        } else {
+            self.routing_overlay
+        }
+    }
+    pub fn size(&self) -> (u16, u16) {
+        self.size
+    }
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+    pub fn status(&self) -> Option<&Status> {
+        self.status.as_ref()
+    }
+    pub fn costs(&self) -> &CostSnapshot {
+        &self.costs
+    }
+    pub fn preview(&self) -> Option<&RouteDecision> {
+        self.preview.as_ref()
+    }
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+    pub fn worker_gone(&self) -> bool {
+        self.worker_gone
+    }
+    pub fn monthly_budget(&self) -> Option<f64> {
+        self.costs.monthly_budget.or(self.opts.monthly_budget)
+    }
+
+    /// Intents queued since the last call, in order.
+    pub fn take_intents(&mut self) -> Vec<Intent> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// The routing panel shows the draft preview while one is fresh and the person types.
+    pub fn panel_shows_preview(&self) -> bool {
+        self.tab().selected_turn.is_none()
+            && self.preview.is_some()
+            && !self.input_text().trim().is_empty()
+    }
+
+    /// The turn the routing panel shows.
+    pub fn panel_turn(&self) -> Option<(usize, &TurnRecord)> {
+        let tab = self.tab();
+        let i = tab.selected_turn.or_else(|| tab.latest_turn())?;
+        tab.turns.get(i).map(|t| (i, t))
+    }
+
+    pub fn render_ctx(&self) -> RenderCtx<'_> {
+        RenderCtx {
+            width: self.message_width(),
+            theme: &self.theme,
+            crisis_notice: &self.opts.crisis_notice,
+        }
+    }
+
+    fn layout(&self) -> views::AppLayout {
+        views::layout(Rect::new(0, 0, self.size.0, self.size.1), self)
+    }
+
+    /// Width available to message text in the chat pane.
+    pub fn message_width(&self) -> u16 {
+        views::chat::text_width(self.layout().messages)
+    }
+
+    /// Rows of the chat pane.
+    pub fn message_rows(&self) -> usize {
+        usize::from(views::chat::text_rows(self.layout().messages))
+    }
+
+    /// Lines covered by a spinner frame change: true while something animates.
+    pub fn animating(&self) -> bool {
+        self.tabs.iter().any(Tab::is_busy)
+    }
+
+    /// When the event loop should wake up with no input: spinner frame, preview, status expiry.
+    pub fn next_wakeup(&self) -> Option<Instant> {
+        let mut next: Option<Instant> = self.preview_due;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        if self.animating() {
+            consider(self.now + SPINNER_PERIOD);
+        }
+        if let Some(s) = &self.status
+            && s.kind == StatusKind::Info
+        {
+            consider(s.since + STATUS_TTL);
+        }
+        next
+    }
+
+    // ----- terminal events -----
+
+    pub fn handle_terminal_event(&mut self, event: TermEvent, now: Instant) {
+        self.now = now;
+        match event {
+            TermEvent::Key(key) => self.handle_key(key, now),
+            TermEvent::Paste(text) => self.handle_paste(&text, now),
+            TermEvent::Mouse(m) => self.handle_mouse(m),
+            TermEvent::Resize(w, h) => self.handle_resize(w, h),
+            TermEvent::FocusGained | TermEvent::FocusLost => {}
+        }
+    }
+
+    pub fn handle_resize(&mut self, w: u16, h: u16) {
+        self.size = (w, h);
+        self.refresh_view();
+    }
+
+    pub fn handle_mouse(&mut self, m: MouseEvent) {
+        match m.kind {
+            MouseEventKind::ScrollUp => self.scroll_up(WHEEL_LINES),
+            MouseEventKind::ScrollDown => self.scroll_down(WHEEL_LINES),
+            _ => {}
+        }
+    }
+
+    pub fn handle_paste(&mut self, text: &str, now: Instant) {
+        self.now = now;
+        self.show_help = false;
+        self.set_focus(Focus::Input);
+        let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+        let clean = strip_controls(&normalized);
+        self.input.insert_str(clean.as_ref());
+        let lines = clean.lines().count();
+        if lines > 1 {
+            self.info(format!(
+                "pasted {lines} lines ({} chars); Enter sends",
+                clean.chars().count()
+            ));
+        }
+        self.input_changed(now);
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent, now: Instant) {
+        self.now = now;
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+
+        // Keys that work everywhere, help open or not.
+        match key.code {
+            KeyCode::Char('c') if ctrl => {
+                if self.tab().is_busy() {
+                    self.cancel_active();
+                } else {
+                    self.request_quit();
+                }
+                return;
+            }
+            KeyCode::Char('q') if ctrl => {
+                self.request_quit();
+                return;
+            }
+            KeyCode::F(1) => {
+                self.show_help = !self.show_help;
+                self.help_scroll = 0;
+                return;
+            }
+            _ => {}
+        }
+        if self.show_help {
+            match key.code {
+                KeyCode::Char('j') | KeyCode::Down => self.help_scroll += 1,
+                KeyCode::Char('k') | KeyCode::Up => {
+                    self.help_scroll = self.help_scroll.saturating_sub(1);
+                }
+                KeyCode::PageDown => self.help_scroll += 10,
+                KeyCode::PageUp => self.help_scroll = self.help_scroll.saturating_sub(10),
+                // Any other key closes the overlay and does nothing else.
+                _ => self.show_help = false,
+            }
+            return;
+        }
+
+        match key.code {
+            KeyCode::Esc => {
+                if self.tab().is_busy() {
+                    self.cancel_active();
+                } else if self.routing_overlay && !self.is_wide() {
+                    self.routing_overlay = false;
+                } else if self.tab().show_compare {
+                    self.tabs[self.active].show_compare = false;
+                    self.refresh_view();
+                } else if self.focus == Focus::Messages {
+                    self.set_focus(Focus::Input);
+                } else if self.tab().selected_turn.is_some() {
+                    self.tabs[self.active].selected_turn = None;
+                }
+                return;
+            }
+            KeyCode::F(2) => return self.toggle_routing(),
+            KeyCode::Char('r') if ctrl => return self.toggle_routing(),
+            KeyCode::F(3) => return self.toggle_compare(),
+            KeyCode::Char('t') if ctrl => return self.new_tab(),
+            KeyCode::Char('w') if ctrl => return self.close_tab(),
+            KeyCode::Left if ctrl => return self.switch_tab(-1),
+            KeyCode::Right if ctrl => return self.switch_tab(1),
+            KeyCode::Char(d @ '1'..='9') if alt => {
+                let i = usize::from(d as u8 - b'1');
+                if i < self.tabs.len() {
+                    self.activate(i);
+                }
+                return;
+            }
+            KeyCode::Up if alt && self.routing_visible() => {
+                self.routing_scroll = self.routing_scroll.saturating_sub(1);
+                return;
+            }
+            KeyCode::Down if alt && self.routing_visible() => {
+                self.routing_scroll += 1;
+                return;
+            }
+            KeyCode::PageUp if self.routing_overlay && !self.is_wide() => {
+                self.routing_scroll = self.routing_scroll.saturating_sub(self.page());
+                return;
+            }
+            KeyCode::PageDown if self.routing_overlay && !self.is_wide() => {
+                self.routing_scroll += self.page();
+                return;
+            }
+            KeyCode::PageUp => return self.scroll_up(self.page()),
+            KeyCode::PageDown => return self.scroll_down(self.page()),
+            KeyCode::Tab if !ctrl && !alt => {
+                let next = match self.focus {
+                    Focus::Input => Focus::Messages,
+                    Focus::Messages => Focus::Input,
+                };
+                return self.set_focus(next);
+            }
+            _ => {}
+        }
+
+        match self.focus {
+            Focus::Input => self.input_key(key, now),
+            Focus::Messages => self.messages_key(key, now),
+        }
+    }
+
+    fn input_key(&mut self, key: KeyEvent, now: Instant) {
+        let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Enter if shift || alt => self.input.insert_newline(),
+            // Ctrl+J is a line feed: the newline key of terminals that hide Shift+Enter.
+            KeyCode::Char('j') if ctrl => self.input.insert_newline(),
+            KeyCode::Enter => return self.submit(now),
+            _ => {
+                if !self.input.input(key) {
+                    return;
+                }
+            }
+        }
+        self.input_changed(now);
+    }
+
+    fn messages_key(&mut self, key: KeyEvent, now: Instant) {
+        let plain = !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down if plain => self.scroll_down(1),
+            KeyCode::Char('k') | KeyCode::Up if plain => self.scroll_up(1),
+            KeyCode::Char('g') | KeyCode::Home if plain => self.scroll_top(),
+            KeyCode::Char('G') | KeyCode::End => self.scroll_bottom(),
+            KeyCode::Char('?') => {
+                self.show_help = true;
+                self.help_scroll = 0;
+            }
+            KeyCode::Char('[') => self.select_turn(-1),
+            KeyCode::Char(']') => self.select_turn(1),
+            KeyCode::Enter | KeyCode::Char('i') if plain => self.set_focus(Focus::Input),
+            KeyCode::Char(_) if plain => {
+                // Typing while the pane has focus goes to the input, not lost.
+                self.set_focus(Focus::Input);
+                self.input_key(key, now);
+            }
+            _ => {}
+        }
+    }
+
+    fn set_focus(&mut self, focus: Focus) {
+        self.focus = focus;
+        self.style_input();
+    }
+
+    fn style_input(&mut self) {
+        self.input.set_cursor_line_style(Style::default());
+        self.input.set_wrap_mode(WrapMode::WordOrGlyph);
+        self.input
+            .set_placeholder_text("Message the coach…  (/help for commands)");
+        self.input.set_placeholder_style(self.theme.dim);
+        let cursor = if self.focus == Focus::Input {
+            Style::default().add_modifier(ratatui::style::Modifier::REVERSED)
+        } else {
+            Style::default()
+        };
+        self.input.set_cursor_style(cursor);
+    }
+
+    fn page(&self) -> usize {
+        self.message_rows().saturating_sub(2).max(1)
+    }
+
+    // ----- input, preview and commands -----
+
+    fn input_changed(&mut self, now: Instant) {
+        let text = self.input_text();
+        let trimmed = text.trim();
+        if trimmed.is_empty() || commands::parse(&text).is_some() {
+            self.preview_due = None;
+            self.preview = None;
+            self.last_preview_text.clear();
+        } else {
+            self.preview_due = Some(now + PREVIEW_DEBOUNCE);
+        }
+        // A new draft takes the routing panel back from a selected past turn.
+        self.tabs[self.active].selected_turn = None;
+        self.routing_scroll = 0;
+    }
+
+    pub fn handle_tick(&mut self, now: Instant) -> bool {
+        let before_frame = self.spinner_frame();
+        self.now = now;
+        let mut dirty = false;
+        if let Some(due) = self.preview_due
+            && now >= due
+        {
+            self.preview_due = None;
+            let text = self.input_text();
+            if text != self.last_preview_text {
+                self.outbox.push(Intent::Preview {
+                    conversation_id: self.tab().conversation_id,
+                    text: commands::unescape_message(&text).to_string(),
+                });
+                self.last_preview_text = text;
+            }
+        }
+        if let Some(s) = &self.status
+            && s.kind == StatusKind::Info
+            && now.duration_since(s.since) >= STATUS_TTL
+        {
+            self.status = None;
+            dirty = true;
+        }
+        dirty || (self.animating() && self.spinner_frame() != before_frame)
+    }
+
+    /// Spinner frame index, derived from the clock so every view agrees.
+    pub fn spinner_frame(&self) -> u128 {
+        self.tab().waiting().map_or(0, |(since, _)| {
+            self.now.saturating_duration_since(since).as_millis() / SPINNER_PERIOD.as_millis()
+        })
+    }
+
+    fn submit(&mut self, now: Instant) {
+        let text = self.input_text();
+        if text.trim().is_empty() {
+            return;
+        }
+        match commands::parse(&text) {
+            Some(Ok(cmd)) => {
+                self.clear_input();
+                self.run_command(cmd, now);
+            }
+            Some(Err(e)) => self.warn(e.to_string()),
+            None => {
+                if self.send_message(commands::unescape_message(&text).to_string(), false, now) {
+                    self.clear_input();
+                }
+            }
+        }
+    }
+
+    fn clear_input(&mut self) {
+        self.input = TextArea::default();
+        self.style_input();
+        self.preview = None;
+        self.preview_due = None;
+        self.last_preview_text.clear();
+    }
+
+    fn run_command(&mut self, cmd: Command, now: Instant) {
+        match cmd {
+            Command::New => self.new_tab(),
+            Command::Model(id) => {
+                self.info(format!(
+                    "model pinned to {id} for this conversation (/auto unpins)"
+                ));
+                self.tabs[self.active].pin = Some(id);
+            }
+            Command::ShowModel => match &self.tab().pin {
+                Some(p) => self.info(format!("pinned: {p} (/auto unpins)")),
+                None => self.info("routing chooses the model (/model <id> pins one)"),
+            },
+            Command::Auto => {
+                self.tabs[self.active].pin = None;
+                self.info("routing chooses the model again");
+            }
+            Command::Upgrade => {
+                self.tabs[self.active].upgrade_next = true;
+                let m = self.opts.upgrade_model.clone();
+                self.info(if m.is_empty() {
+                    "the next turn uses the upgrade model".to_string()
+                } else {
+                    format!("the next turn uses the upgrade model ({m})")
+                });
+            }
+            Command::Compare(Some(text)) => {
+                self.send_message(text, true, now);
+            }
+            Command::Compare(None) => self.toggle_compare(),
+            Command::Export(format) => self.export(format),
+            Command::Help => {
+                self.show_help = true;
+                self.help_scroll = 0;
+            }
+            Command::Quit => self.request_quit(),
+        }
+    }
+
+    fn export(&mut self, format: ExportFormat) {
+        match self.tab().conversation_id {
+            Some(conversation_id) => {
+                self.outbox.push(Intent::Export {
+                    conversation_id,
+                    format,
+                });
+                self.info(format!("exporting as {}…", format.as_str()));
+            }
+            None => self.warn("nothing to export yet: this conversation has no saved turn"),
+        }
+    }
+
+    /// Queues a turn (or a comparison). False when it cannot be sent now.
+    fn send_message(&mut self, text: String, compare: bool, now: Instant) -> bool {
+        if self.worker_gone {
+            self.error(format!(
+                "the coach worker has stopped; nothing can be sent (see {})",
+                self.log_hint()
+            ));
+            return false;
+        }
+        if self.tab().is_busy() {
+            self.warn("an answer is still arriving: wait, or press Esc to stop it");
+            return false;
+        }
+        let seq = self.next_pending_seq;
+        self.next_pending_seq += 1;
+        let tab = &mut self.tabs[self.active];
+        let request = SendRequest {
+            conversation_id: tab.conversation_id,
+            text: text.clone(),
+            pin: tab.pin.clone(),
+            force_upgrade: std::mem::take(&mut tab.upgrade_next),
+        };
+        let mut msg = Message::new(Role::User, text.clone());
+        msg.compare = compare;
+        tab.push_message(msg);
+        tab.pending = Some(Pending {
+            seq,
+            since: now,
+            expected: if compare { 2 } else { 1 },
+            text,
+        });
+        tab.selected_turn = None;
+        // Sending means wanting to see the answer.
+        tab.scroll = 0;
+        if compare {
+            tab.comparison = Some(Comparison {
+                prompt: request.text.clone(),
+                lanes: [None, None],
+            });
+            tab.show_compare = true;
+            tab.compare_scroll = 0;
+            self.outbox.push(Intent::Compare(request));
+        } else {
+            self.outbox.push(Intent::Send(request));
+        }
+        self.refresh_view();
+        true
+    }
+
+    // ----- tabs -----
+
+    pub fn new_tab(&mut self) {
+        let id = self.next_tab_id;
+        self.next_tab_id += 1;
+        self.tabs.push(Tab::new(id));
+        self.activate(self.tabs.len() - 1);
+        self.set_focus(Focus::Input);
+    }
+
+    fn close_tab(&mut self) {
+        let tab = &self.tabs[self.active];
+        let live: Vec<TurnId> = tab.live_turns().map(|t| t.turn).collect();
+        let id = tab.id;
+        if let Some(p) = &tab.pending {
+            self.abandoned.push(Abandoned {
+                seq: p.seq,
+                conversation_id: tab.conversation_id,
+                expected: p.expected,
+            });
+        }
+        for turn in live {
+            self.outbox.push(Intent::Cancel { turn });
+        }
+        self.turn_index.retain(|_, (tab_id, _)| *tab_id != id);
+        self.tabs.remove(self.active);
+        if self.tabs.is_empty() {
+            let id = self.next_tab_id;
+            self.next_tab_id += 1;
+            self.tabs.push(Tab::new(id));
+        }
+        let i = self.active.min(self.tabs.len() - 1);
+        self.activate(i);
+    }
+
+    fn switch_tab(&mut self, delta: isize) {
+        let n = self.tabs.len() as isize;
+        let i = (self.active as isize + delta).rem_euclid(n) as usize;
+        self.activate(i);
+    }
+
+    fn activate(&mut self, i: usize) {
+        self.active = i;
+        self.preview = None;
+        self.last_preview_text.clear();
+        let now = self.now;
+        if !self.input_text().trim().is_empty() {
+            self.input_changed(now);
+        }
+        self.refresh_view();
+    }
+
+    fn toggle_routing(&mut self) {
+        if self.is_wide() {
+            self.show_routing = !self.show_routing;
+        } else {
+            self.routing_overlay = !self.routing_overlay;
+        }
+        self.refresh_view();
+    }
+
+    fn toggle_compare(&mut self) {
+        let tab = &mut self.tabs[self.active];
+        if tab.comparison.is_some() {
+            tab.show_compare = !tab.show_compare;
+        } else {
+            self.warn("no comparison in this conversation yet: /compare <text>");
+        }
+        self.refresh_view();
+    }
+
+    fn select_turn(&mut self, delta: isize) {
+        let tab = &mut self.tabs[self.active];
+        let Some(last) = tab.latest_turn() else {
+            return;
+        };
+        let current = tab.selected_turn.unwrap_or(last) as isize;
+        let next = current + delta;
+        self.routing_scroll = 0;
+        // Reaching the latest turn hands the panel back to "follow the latest".
+        tab.selected_turn = if next >= last as isize {
+            None
+        } else {
+            Some(next.max(0) as usize)
+        };
+        if !self.routing_visible() {
+            self.toggle_routing();
+        }
+    }
+
+    // ----- scrolling -----
+
+    fn scroll_up(&mut self, n: usize) {
+        let rows = self.message_rows();
+        if self.tab().show_compare {
+            let tab = &mut self.tabs[self.active];
+            tab.compare_scroll = tab.compare_scroll.saturating_add(n);
+            return;
+        }
+        let ctx_width = self.message_width();
+        let (theme, notice) = (&self.theme, &self.opts.crisis_notice);
+        let ctx = RenderCtx {
+            width: ctx_width,
+            theme,
+            crisis_notice: notice,
+        };
+        let tab = &mut self.tabs[self.active];
+        let want = tab.scroll.saturating_add(n);
+        let have = tab.ensure_tail(want.saturating_add(rows), &ctx);
+        tab.scroll = want.min(have.saturating_sub(rows));
+    }
+
+    fn scroll_down(&mut self, n: usize) {
+        let tab = &mut self.tabs[self.active];
+        if tab.show_compare {
+            tab.compare_scroll = tab.compare_scroll.saturating_sub(n);
+            return;
+        }
+        tab.scroll = tab.scroll.saturating_sub(n);
+    }
+
+    fn scroll_top(&mut self) {
+        self.scroll_up(usize::MAX / 4);
+    }
+
+    fn scroll_bottom(&mut self) {
+        let tab = &mut self.tabs[self.active];
+        tab.scroll = 0;
+        tab.compare_scroll = 0;
+    }
+
+    /// Lays out what the chat pane will show and keeps the scroll position inside the
+    /// conversation. Called after anything that changes sizes.
+    pub fn refresh_view(&mut self) {
+        let rows = self.message_rows();
+        let ctx = RenderCtx {
+            width: self.message_width(),
+            theme: &self.theme,
+            crisis_notice: &self.opts.crisis_notice,
+        };
+        let tab = &mut self.tabs[self.active];
+        let have = tab.ensure_tail(tab.scroll.saturating_add(rows), &ctx);
+        tab.scroll = tab.scroll.min(have.saturating_sub(rows));
+    }
+
+    /// Applies `change` to a tab, keeping what the person looks at in place when they have
+    /// scrolled up: lines added below the view push the offset from the bottom up.
+    fn change_tab(&mut self, tab_idx: usize, first_changed: usize, change: impl FnOnce(&mut Tab)) {
+        let ctx = RenderCtx {
+            width: self.message_width(),
+            theme: &self.theme,
+            crisis_notice: &self.opts.crisis_notice,
+        };
+        let tab = &mut self.tabs[tab_idx];
+        if tab.scroll == 0 {
+            change(tab);
+        } else {
+            let before = tab.tail_height(first_changed, &ctx);
+            change(tab);
+            let after = tab.tail_height(first_changed, &ctx);
+            tab.scroll = (tab.scroll + after).saturating_sub(before);
+        }
+        if tab_idx == self.active {
+            self.refresh_view();
+        }
+    }
+
+    // ----- cancelling and quitting -----
+
+    fn cancel_active(&mut self) {
+        let tab_idx = self.active;
+        let first = self.tabs[tab_idx].messages.len().saturating_sub(1);
+        let mut cancelled = Vec::new();
+        let mut abandoned = None;
+        self.change_tab(tab_idx, first, |tab| {
+            for rec in tab.turns.iter_mut().filter(|t| !t.finished()) {
+                rec.cancelled = true;
+                cancelled.push(rec.turn);
+                if let Some(m) = rec.message.and_then(|i| tab.messages.get_mut(i)) {
+                    m.status = MessageStatus::Interrupted;
+                    m.invalidate();
+                }
+            }
+            if let Some(p) = tab.pending.take() {
+                abandoned = Some(Abandoned {
+                    seq: p.seq,
+                    conversation_id: tab.conversation_id,
+                    expected: p.expected,
+                });
+                if cancelled.is_empty() {
+                    // Not started yet: the worker has the message; its turn is cancelled
+                    // when it starts.
+                    tab.messages.push(Message::new(
+                        Role::Notice,
+                        "stopped before the answer began",
+                    ));
+                }
+            }
+        });
+        self.abandoned.extend(abandoned);
+        for turn in &cancelled {
+            self.outbox.push(Intent::Cancel { turn: *turn });
+        }
+        self.info("stopped; the partial answer is kept");
+    }
+
+    fn request_quit(&mut self) {
+        for tab in &self.tabs {
+            for t in tab.live_turns() {
+                self.outbox.push(Intent::Cancel { turn: t.turn });
+            }
+        }
+        self.outbox.push(Intent::Shutdown);
+        self.quit = true;
+    }
+
+    /// The worker's channel closed: nothing more will arrive.
+    pub fn handle_worker_gone(&mut self) {
+        if self.worker_gone {
+            return;
+        }
+        self.worker_gone = true;
+        for tab in &mut self.tabs {
+            tab.pending = None;
+            for rec in tab.turns.iter_mut().filter(|t| !t.finished()) {
+                rec.cancelled = true;
+                if let Some(m) = rec.message.and_then(|i| tab.messages.get_mut(i)) {
+                    m.status = MessageStatus::Failed;
+                    m.invalidate();
+                }
+            }
+        }
+        self.error(format!(
+            "the coach worker stopped unexpectedly (see {}); Ctrl+Q quits",
+            self.log_hint()
+        ));
+        self.refresh_view();
+    }
+
+    fn log_hint(&self) -> String {
+        if self.opts.log_hint.is_empty() {
+            "the log".to_string()
+        } else {
+            self.opts.log_hint.clone()
+        }
+    }
+
+    // ----- status bar -----
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.set_status(text.into(), StatusKind::Info);
+    }
+    fn warn(&mut self, text: impl Into<String>) {
+        self.set_status(text.into(), StatusKind::Warn);
+    }
+    fn error(&mut self, text: impl Into<String>) {
+        self.set_status(text.into(), StatusKind::Error);
+    }
+    fn set_status(&mut self, text: String, kind: StatusKind) {
+        self.status = Some(Status {
+            text: strip_controls(&text).replace('\n', " "),
+            kind,
+            since: self.now,
+        });
+    }
+
+    // ----- coach events -----
+
+    pub fn handle_coach_event(&mut self, event: Event, now: Instant) {
+        self.now = now;
+        match event {
+            Event::TurnStarted {
+                turn,
+                conversation_id,
+                user_message_id: _,
+                compare_lane,
+            } => self.turn_started(turn, conversation_id, compare_lane),
+            Event::Decision { turn, decision } => {
+                let crisis = self.on_turn(turn, |tab, rec| {
+                    let crisis = decision.safety == Safety::Crisis;
+                    if let Some(m) = rec.message.and_then(|i| tab.messages.get_mut(i)) {
+                        m.model = Some(decision.model.clone());
+                        m.routed_model = Some(decision.model.clone());
+                        m.safety = decision.safety;
+                        m.invalidate();
+                    }
+                    rec.decision = Some(decision);
+                    crisis
+                });
+                if crisis == Some(true) {
+                    self.warn("safety notice: crisis resources are shown with this answer");
+                }
+            }
+            Event::AttemptStarted { turn, model } => {
+                self.on_turn(turn, |_, rec| rec.current_attempt = Some(model));
+            }
+            Event::AttemptFinished { turn, attempt } => {
+                self.on_turn(turn, |_, rec| rec.attempts.push(attempt));
+            }
+            Event::FirstToken { turn, after_ms } => {
+                self.on_turn(turn, |_, rec| rec.first_token_ms = Some(after_ms));
+            }
+            Event::Delta { turn, text } => {
+                let now = self.now;
+                self.on_turn(turn, |tab, rec| {
+                    if rec.cancelled {
+                        return;
+                    }
+                    if rec.first_token_ms.is_none() {
+                        let ms = now.saturating_duration_since(rec.sent_at).as_millis();
+                        rec.first_token_ms = Some(u64::try_from(ms).unwrap_or(u64::MAX));
+                    }
+                    match rec.message.and_then(|i| tab.messages.get_mut(i)) {
+                        Some(m) => m.push_text(&text),
+                        None => rec.lane_text.push_str(&text),
+                    }
+                });
+            }
+            Event::TurnFinished { turn, summary } => {
+                let costs = summary.costs;
+                let notice = summary.notice.clone();
+                let failed = summary.status == TurnStatus::Failed;
+                self.on_turn(turn, |tab, rec| {
+                    tab.conversation_id = Some(summary.conversation_id);
+                    tab.conversation_cost = costs.conversation;
+                    tab.cost_per_turn.push(summary.cost_usd);
+                    if let Some(m) = rec.message.and_then(|i| tab.messages.get_mut(i)) {
+                        m.model = Some(summary.model.clone());
+                        m.offline = summary.offline || summary.model == OFFLINE_MODEL;
+                        m.notice = summary.notice.clone();
+                        m.status = if rec.cancelled {
+                            MessageStatus::Interrupted
+                        } else {
+                            match summary.status {
+                                TurnStatus::Complete => MessageStatus::Complete,
+                                TurnStatus::Partial => MessageStatus::Interrupted,
+                                TurnStatus::Failed => MessageStatus::Failed,
+                            }
+                        };
+                        m.invalidate();
+                    }
+                    rec.summary = Some(summary);
+                });
+                if self.turn_index.contains_key(&turn) {
+                    self.costs = CostSnapshot {
+                        monthly_budget: costs.monthly_budget.or(self.opts.monthly_budget),
+                        ..costs
+                    };
+                    if let Some(n) = notice {
+                        if failed {
+                            self.error(n);
+                        } else {
+                            self.info(n);
+                        }
+                    }
+                }
+            }
+            Event::Preview { decision } => {
+                if !self.input_text().trim().is_empty() {
+                    self.preview = Some(decision);
+                }
+            }
+            Event::Notice(text) => self.info(text),
+            Event::Error(text) => self.coach_error(text),
+        }
+    }
+
+    fn coach_error(&mut self, text: String) {
+        // A send that never started is the most likely subject: give its text back.
+        let oldest = self
+            .tabs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.pending.as_ref().map(|p| (p.seq, i)))
+            .min();
+        if let Some((_, i)) = oldest
+            && let Some(p) = self.tabs[i].pending.take()
+        {
+            let first = self.tabs[i].messages.len();
+            self.change_tab(i, first, |tab| {
+                tab.messages
+                    .push(Message::new(Role::Notice, format!("not sent: {text}")));
+            });
+            if i == self.active && self.input_text().trim().is_empty() {
+                self.input = TextArea::from(p.text.lines().map(str::to_string));
+                self.style_input();
+            }
+        }
+        self.error(text);
+    }
+
+    fn turn_started(&mut self, turn: TurnId, conversation_id: i64, lane: Option<u8>) {
+        // The worker starts turns in the order it received the sends: the oldest send that
+        // can belong to this conversation is the one.
+        let fits = |cid: Option<i64>| cid.is_none() || cid == Some(conversation_id);
+        let oldest_tab = self
+            .tabs
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| fits(t.conversation_id))
+            .filter_map(|(i, t)| t.pending.as_ref().map(|p| (p.seq, i)))
+            .min();
+        let oldest_abandoned = self
+            .abandoned
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| fits(a.conversation_id))
+            .map(|(j, a)| (a.seq, j))
+            .min();
+        let tab_idx = match (oldest_tab, oldest_abandoned) {
+            (Some((ts, i)), Some((as_, _))) if ts < as_ => i,
+            (Some((_, i)), None) => i,
+            (_, Some((_, j))) => {
+                self.abandoned[j].expected = self.abandoned[j].expected.saturating_sub(1);
+                if self.abandoned[j].expected == 0 {
+                    self.abandoned.remove(j);
+                }
+                self.outbox.push(Intent::Cancel { turn });
+                return;
+            }
+            (None, None) => {
+                // Not ours (another face, or a bug): stop spending on it.
+                tracing::debug!(turn, conversation_id, "turn started for no open send");
+                self.outbox.push(Intent::Cancel { turn });
+                return;
+            }
+        };
+        let first = self.tabs[tab_idx].messages.len();
+        let tab_id = self.tabs[tab_idx].id;
+        let now = self.now;
+        let mut record_idx = 0;
+        self.change_tab(tab_idx, first, |tab| {
+            let since = tab.pending.as_ref().map_or(now, |p| p.since);
+            if let Some(p) = &mut tab.pending {
+                p.expected = p.expected.saturating_sub(1);
+                if p.expected == 0 {
+                    tab.pending = None;
+                }
+            }
+            tab.conversation_id = Some(conversation_id);
+            let mut rec = TurnRecord::new(turn, lane, since);
+            record_idx = tab.turns.len();
+            match lane {
+                Some(l) => {
+                    let cmp = tab.comparison.get_or_insert_with(Comparison::default);
+                    if let Some(slot) = cmp.lanes.get_mut(usize::from(l)) {
+                        *slot = Some(record_idx);
+                    }
+                }
+                None => {
+                    let mut m = Message::new(Role::Coach, "");
+                    m.status = MessageStatus::Streaming;
+                    rec.message = Some(tab.push_message(m));
+                }
+            }
+            tab.turns.push(rec);
+        });
+        self.turn_index.insert(turn, (tab_id, record_idx));
+    }
+
+    /// Runs `f` on a known turn with its tab, keeping the view stable. `None` for turns of
+    /// closed tabs or unknown ids.
+    fn on_turn<R>(
+        &mut self,
+        turn: TurnId,
+        f: impl FnOnce(&mut Tab, &mut TurnRecord) -> R,
+    ) -> Option<R> {
+        let &(tab_id, rec_idx) = self.turn_index.get(&turn)?;
+        let tab_idx = self.tabs.iter().position(|t| t.id == tab_id)?;
+        let first = self.tabs[tab_idx]
+            .turns
+            .get(rec_idx)?
+            .message
+            .unwrap_or(self.tabs[tab_idx].messages.len());
+        let mut out = None;
+        self.change_tab(tab_idx, first, |tab| {
+            // Take the record out so `f` may touch the tab's messages too.
+            let placeholder = TurnRecord::new(turn, None, tab.turns[rec_idx].sent_at);
+            let mut rec = std::mem::replace(&mut tab.turns[rec_idx], placeholder);
+            out = Some(f(tab, &mut rec));
+            tab.turns[rec_idx] = rec;
+        });
+        out
+    }
+
+    // ----- history (loaded conversations) -----
+
+    /// Opens a saved conversation in a new tab (Review, resume) with its messages.
+    pub fn open_conversation(
+        &mut self,
+        conversation_id: i64,
+        title: impl Into<String>,
+        messages: Vec<Message>,
+    ) {
+        self.new_tab();
+        let tab = &mut self.tabs[self.active];
+        tab.conversation_id = Some(conversation_id);
+        tab.title = title.into();
+        tab.messages = messages;
+        self.refresh_view();
+    }
+}
+
+#[cfg(test)]
+mod tests;

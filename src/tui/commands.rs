@@ -1,0 +1,184 @@
+//! Slash commands typed in the input: `/new`, `/model <id>`, `/auto`, `/upgrade`,
+//! `/compare <text>`, `/export [md|json]`, `/help`, `/quit`.
+
+use crate::coach::api::ExportFormat;
+use crate::source_error::nearest;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    New,
+    /// Pin a model for the following turns of this conversation.
+    Model(String),
+    /// Show which model is pinned (`/model` without an id).
+    ShowModel,
+    Auto,
+    Upgrade,
+    /// `/compare` alone reopens the last comparison.
+    Compare(Option<String>),
+    Export(ExportFormat),
+    Help,
+    Quit,
+}
+
+/// Name, argument synopsis and one-line help of every command, for `/help` and suggestions.
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    ("/new", "", "start a new conversation in a new tab"),
+    ("/model", "<id>", "pin a model for the following turns"),
+    ("/auto", "", "unpin: let routing choose again"),
+    ("/upgrade", "", "use the upgrade model for the next turn"),
+    (
+        "/compare",
+        "<text>",
+        "send to default and upgrade model side by side",
+    ),
+    ("/export", "[md|json]", "export this conversation to a file"),
+    ("/help", "", "show keys and commands"),
+    ("/quit", "", "leave grow"),
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandError {
+    Unknown {
+        name: String,
+        suggestion: Option<&'static str>,
+    },
+    BadArgument {
+        usage: &'static str,
+        got: String,
+    },
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommandError::Unknown {
+                name,
+                suggestion: Some(s),
+            } => write!(
+                f,
+                "unknown command {name}: did you mean {s}? (/help lists all)"
+            ),
+            CommandError::Unknown {
+                name,
+                suggestion: None,
+            } => write!(f, "unknown command {name} (/help lists all)"),
+            CommandError::BadArgument { usage, got } => {
+                write!(f, "cannot use `{got}` here; usage: {usage}")
+            }
+        }
+    }
+}
+
+/// Parses a submitted input. `None` when it is a message, not a command; `//text` is the
+/// message `/text`.
+pub fn parse(input: &str) -> Option<Result<Command, CommandError>> {
+    let trimmed = input.trim_start();
+    if !trimmed.starts_with('/') || trimmed.starts_with("//") {
+        return None;
+    }
+    let (name, arg) = match trimmed.find(char::is_whitespace) {
+        Some(i) => (&trimmed[..i], trimmed[i..].trim()),
+        None => (trimmed.trim_end(), ""),
+    };
+    let no_arg = |cmd: Command, usage: &'static str| {
+        if arg.is_empty() {
+            Ok(cmd)
+        } else {
+            Err(CommandError::BadArgument {
+                usage,
+                got: arg.to_string(),
+            })
+        }
+    };
+    Some(match name {
+        "/new" => no_arg(Command::New, "/new"),
+        "/model" if arg.is_empty() => Ok(Command::ShowModel),
+        "/model" if arg.contains(char::is_whitespace) => Err(CommandError::BadArgument {
+            usage: "/model <id>",
+            got: arg.to_string(),
+        }),
+        "/model" => Ok(Command::Model(arg.to_string())),
+        "/auto" => no_arg(Command::Auto, "/auto"),
+        "/upgrade" => no_arg(Command::Upgrade, "/upgrade"),
+        "/compare" if arg.is_empty() => Ok(Command::Compare(None)),
+        "/compare" => Ok(Command::Compare(Some(arg.to_string()))),
+        "/export" => match arg {
+            "" | "md" | "markdown" => Ok(Command::Export(ExportFormat::Markdown)),
+            "json" => Ok(Command::Export(ExportFormat::Json)),
+            other => Err(CommandError::BadArgument {
+                usage: "/export [md|json]",
+                got: other.to_string(),
+            }),
+        },
+        "/help" | "/?" => Ok(Command::Help),
+        "/quit" | "/exit" => no_arg(Command::Quit, "/quit"),
+        other => Err(CommandError::Unknown {
+            name: other.to_string(),
+            suggestion: nearest(other, COMMANDS.iter().map(|(n, _, _)| *n)),
+        }),
+    })
+}
+
+/// Strips the escape of a message that starts with a slash (`//etc` sends `/etc`).
+pub fn unescape_message(input: &str) -> &str {
+    match input.trim_start().strip_prefix("//") {
+        Some(_) => {
+            let start = input.len() - input.trim_start().len();
+            &input[start + 1..]
+        }
+        None => input,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_not_commands() {
+        assert_eq!(parse("hello /new"), None);
+        assert_eq!(parse("//etc/hosts is a file"), None);
+        assert_eq!(unescape_message("//etc/hosts"), "/etc/hosts");
+        assert_eq!(unescape_message("plain"), "plain");
+    }
+
+    #[test]
+    fn commands_with_arguments() {
+        assert_eq!(parse("/new"), Some(Ok(Command::New)));
+        assert_eq!(
+            parse("/model claude-opus-4-5"),
+            Some(Ok(Command::Model("claude-opus-4-5".into())))
+        );
+        assert_eq!(parse("/model"), Some(Ok(Command::ShowModel)));
+        assert_eq!(
+            parse("/compare should I move?"),
+            Some(Ok(Command::Compare(Some("should I move?".into()))))
+        );
+        assert_eq!(
+            parse("/export json"),
+            Some(Ok(Command::Export(ExportFormat::Json)))
+        );
+        assert_eq!(
+            parse("/export"),
+            Some(Ok(Command::Export(ExportFormat::Markdown)))
+        );
+    }
+
+    #[test]
+    fn unknown_command_suggests_the_nearest() {
+        let err = parse("/modle x").and_then(Result::err);
+        assert_eq!(
+            err,
+            Some(CommandError::Unknown {
+                name: "/modle".into(),
+                suggestion: Some("/model")
+            })
+        );
+        let msg = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("did you mean /model"), "{msg}");
+        assert!(matches!(
+            parse("/export pdf"),
+            Some(Err(CommandError::BadArgument { .. }))
+        ));
+    }
+}

@@ -1,0 +1,140 @@
+//! The help overlay: every key, by context, and the slash commands.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+
+use super::super::app::App;
+use super::super::commands::COMMANDS;
+use super::super::theme::Theme;
+use super::super::wrap::wrap_spans;
+
+/// (context, [(keys, what they do)]).
+pub const KEYS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "Everywhere",
+        &[
+            ("Ctrl+C", "stop the answer; quit when nothing streams"),
+            ("Esc", "stop the answer / close compare / back to input"),
+            ("Ctrl+Q", "quit"),
+            ("F1", "this help"),
+            ("F2, Ctrl+R", "routing panel on/off"),
+            ("Alt+↑ / Alt+↓", "scroll the routing panel"),
+            ("F3", "compare view on/off"),
+            ("Ctrl+T", "new conversation tab"),
+            ("Ctrl+W", "close tab"),
+            ("Ctrl+← / →", "previous / next tab"),
+            ("Alt+1..9", "go to tab"),
+            ("PgUp / PgDn", "scroll the conversation"),
+            ("mouse wheel", "scroll the conversation"),
+            ("Tab", "switch focus: input ⇄ messages"),
+        ],
+    ),
+    (
+        "Input",
+        &[
+            ("Enter", "send"),
+            ("Shift/Alt+Enter", "new line"),
+            ("Ctrl+J", "new line (any terminal)"),
+            ("paste", "inserted as is, never sent"),
+            ("↑ ↓ ← →, Home/End", "move in the text"),
+            ("Ctrl+U / Ctrl+Z", "undo"),
+            ("//text", "send a message starting with /"),
+        ],
+    ),
+    (
+        "Messages pane",
+        &[
+            ("j / k, ↓ / ↑", "scroll one line"),
+            ("g / G", "top / bottom (follow the stream)"),
+            ("[ / ]", "routing of previous / next turn"),
+            ("?", "this help"),
+            ("i, Enter, letters", "back to the input"),
+        ],
+    ),
+];
+
+/// The help text for a box `width` cells wide: descriptions wrap under themselves.
+pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
+    let t: &Theme = &app.theme;
+    let key_w = KEYS
+        .iter()
+        .flat_map(|(_, ks)| ks.iter().map(|(k, _)| k.chars().count()))
+        .chain(COMMANDS.iter().map(|(n, a, _)| n.len() + a.len() + 1))
+        .max()
+        .unwrap_or(10);
+    let mut out = Vec::new();
+    for (ctx, keys) in KEYS {
+        out.push(Line::from(Span::styled(ctx.to_string(), t.heading)));
+        for (k, what) in keys.iter() {
+            out.extend(entry(k, what, key_w, width, t));
+        }
+        out.push(Line::default());
+    }
+    out.push(Line::from(Span::styled("Commands", t.heading)));
+    for (name, arg, what) in COMMANDS {
+        let k = if arg.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name} {arg}")
+        };
+        out.extend(entry(&k, what, key_w, width, t));
+    }
+    if !app.opts.log_hint.is_empty() {
+        out.push(Line::default());
+        out.push(Line::from(Span::styled(
+            format!("logs: {}", app.opts.log_hint),
+            t.dim,
+        )));
+    }
+    out
+}
+
+/// One key and its description; the description wraps in its own column.
+fn entry(key: &str, what: &str, key_w: usize, width: usize, t: &Theme) -> Vec<Line<'static>> {
+    let pad = key_w.saturating_sub(key.chars().count());
+    let first = vec![
+        Span::raw("  "),
+        Span::styled(key.to_string(), t.key),
+        Span::raw(" ".repeat(pad + 2)),
+    ];
+    let hang = vec![Span::raw(" ".repeat(key_w + 4))];
+    wrap_spans(&[Span::raw(what.to_string())], &first, &hang, width)
+}
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let t = &app.theme;
+    let w = area.width.saturating_sub(4).min(78);
+    let h = area.height.saturating_sub(2).min(40);
+    let rect = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    let all = lines(app, usize::from(w.saturating_sub(4)));
+    let inner_rows = usize::from(h.saturating_sub(2));
+    let max_scroll = all.len().saturating_sub(inner_rows);
+    let scroll = app.help_scroll().min(max_scroll);
+    let more = if max_scroll > 0 {
+        format!(" j/k scroll {}/{} · Esc closes ", scroll, max_scroll)
+    } else {
+        " any key closes ".to_string()
+    };
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(t.border_focus)
+        .title(Span::styled(" help ", t.title))
+        .title_bottom(Line::from(Span::styled(more, t.dim)).alignment(Alignment::Right));
+    frame.render_widget(Clear, rect);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let text = Rect {
+        x: inner.x + 1,
+        width: inner.width.saturating_sub(2),
+        ..inner
+    };
+    let shown: Vec<Line<'static>> = all.into_iter().skip(scroll).collect();
+    frame.render_widget(Paragraph::new(shown), text);
+}

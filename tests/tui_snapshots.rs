@@ -1,0 +1,609 @@
+//! Snapshots of every TUI screen at 100×30 and 60×16, driven through the same `App::handle_*`
+//! calls the event loop makes, with fixed data. Review changes with `cargo insta review`.
+//! `cargo test --test tui_snapshots -- --nocapture` also prints each screen.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use grow::catalog::{ProviderKind, Usage};
+use grow::coach::api::{AttemptReport, CostSnapshot, Event, TurnStatus, TurnSummary};
+use grow::routing::types::{
+    PlanRole, PlanStep, RouteDecision, Safety, Signal, SignalKind, SignalOrigin, SignalSource,
+};
+use grow::tui::conversation::Message;
+use grow::tui::{App, ThemeKind, TuiOptions, draw};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+struct Script {
+    app: App,
+    t0: Instant,
+}
+
+impl Script {
+    fn new(w: u16, h: u16) -> Script {
+        Script::with_options(w, h, options())
+    }
+
+    fn with_options(w: u16, h: u16, opts: TuiOptions) -> Script {
+        let t0 = Instant::now();
+        let mut app = App::new(opts, t0);
+        app.handle_resize(w, h);
+        Script { app, t0 }
+    }
+
+    fn at(&self, ms: u64) -> Instant {
+        self.t0 + Duration::from_millis(ms)
+    }
+
+    fn key(&mut self, code: KeyCode, mods: KeyModifiers, ms: u64) {
+        let now = self.at(ms);
+        self.app.handle_key(KeyEvent::new(code, mods), now);
+    }
+
+    fn type_text(&mut self, s: &str, ms: u64) {
+        for c in s.chars() {
+            self.key(KeyCode::Char(c), KeyModifiers::NONE, ms);
+        }
+    }
+
+    fn send(&mut self, s: &str, ms: u64) {
+        self.type_text(s, ms);
+        self.key(KeyCode::Enter, KeyModifiers::NONE, ms);
+        self.app.take_intents();
+    }
+
+    fn ev(&mut self, e: Event, ms: u64) {
+        let now = self.at(ms);
+        self.app.handle_coach_event(e, now);
+    }
+
+    fn tick(&mut self, ms: u64) {
+        let now = self.at(ms);
+        self.app.handle_tick(now);
+    }
+
+    /// A whole turn: started, decided, attempts, streamed in pieces, finished.
+    #[allow(clippy::too_many_arguments)]
+    fn turn(
+        &mut self,
+        turn: u64,
+        text: &str,
+        decision: RouteDecision,
+        attempts: Vec<AttemptReport>,
+        answer: &str,
+        summary: Option<TurnSummary>,
+        ms: u64,
+    ) {
+        self.send(text, ms);
+        self.ev(
+            Event::TurnStarted {
+                turn,
+                conversation_id: 42,
+                user_message_id: i64::try_from(turn * 2).unwrap_or(0),
+                compare_lane: None,
+            },
+            ms + 5,
+        );
+        self.ev(Event::Decision { turn, decision }, ms + 10);
+        for a in attempts {
+            self.ev(Event::AttemptFinished { turn, attempt: a }, ms + 20);
+        }
+        self.ev(
+            Event::FirstToken {
+                turn,
+                after_ms: 640,
+            },
+            ms + 640,
+        );
+        for chunk in answer.split_inclusive(' ') {
+            self.ev(
+                Event::Delta {
+                    turn,
+                    text: chunk.to_string(),
+                },
+                ms + 700,
+            );
+        }
+        if let Some(s) = summary {
+            self.ev(Event::TurnFinished { turn, summary: s }, ms + 900);
+        }
+    }
+
+    fn render(&self) -> Terminal<TestBackend> {
+        let (w, h) = self.app.size();
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+        terminal
+            .draw(|f| draw(f, &self.app))
+            .expect("drawing to a test backend");
+        terminal
+    }
+}
+
+fn options() -> TuiOptions {
+    TuiOptions {
+        theme: ThemeKind::Dark,
+        default_model: "claude-haiku-4-5".into(),
+        upgrade_model: "claude-sonnet-4-5".into(),
+        monthly_budget: Some(20.0),
+        log_hint: "~/.local/share/grow/grow.log".into(),
+        ..TuiOptions::default()
+    }
+}
+
+fn signal(kind: SignalKind, score: f32, evidence: &str, source: SignalSource) -> Signal {
+    Signal {
+        kind,
+        score,
+        evidence: evidence.into(),
+        source,
+    }
+}
+
+fn upgraded_decision() -> RouteDecision {
+    RouteDecision {
+        model: "claude-sonnet-4-5".into(),
+        provider: ProviderKind::Anthropic,
+        tier: 1,
+        upgraded: true,
+        signals: vec![
+            signal(
+                SignalKind::ComplexDecision,
+                0.86,
+                "two companies want me and I can't pick",
+                SignalSource::Deterministic,
+            ),
+            signal(
+                SignalKind::StrategicPlanning,
+                0.62,
+                "where I want to be in five years",
+                SignalSource::Merged,
+            ),
+            signal(
+                SignalKind::Distress,
+                0.31,
+                "I'm exhausted",
+                SignalSource::Analyzer,
+            ),
+        ],
+        safety: Safety::None,
+        reasons: vec!["complex_decision 0.86 ≥ 0.60: upgrade".into()],
+        estimated_input_tokens: 2_310,
+        estimated_cost_usd: 0.0189,
+        plan: vec![
+            PlanStep {
+                model: "claude-sonnet-4-5".into(),
+                provider: ProviderKind::Anthropic,
+                role: PlanRole::Primary,
+            },
+            PlanStep {
+                model: "gpt-5".into(),
+                provider: ProviderKind::Openai,
+                role: PlanRole::SameTier,
+            },
+            PlanStep {
+                model: "offline-coach".into(),
+                provider: ProviderKind::Offline,
+                role: PlanRole::Offline,
+            },
+        ],
+        pinned: false,
+        affinity: false,
+        signal_origin: SignalOrigin::Analyzer,
+        budget_tokens: 170_000,
+    }
+}
+
+fn default_decision() -> RouteDecision {
+    RouteDecision {
+        model: "claude-haiku-4-5".into(),
+        provider: ProviderKind::Anthropic,
+        tier: 3,
+        upgraded: false,
+        signals: vec![],
+        safety: Safety::None,
+        reasons: vec!["no upgrade signal: default model".into()],
+        estimated_input_tokens: 480,
+        estimated_cost_usd: 0.0011,
+        plan: vec![],
+        pinned: false,
+        affinity: false,
+        signal_origin: SignalOrigin::Deterministic,
+        budget_tokens: 170_000,
+    }
+}
+
+fn fallback_attempts() -> Vec<AttemptReport> {
+    vec![
+        AttemptReport {
+            model: "claude-sonnet-4-5".into(),
+            provider: "anthropic".into(),
+            outcome: "overloaded".into(),
+            http_status: Some(529),
+            first_byte_ms: None,
+            duration_ms: 1_204,
+            note: Some("retried twice".into()),
+        },
+        AttemptReport {
+            model: "gpt-5".into(),
+            provider: "openai".into(),
+            outcome: "ok".into(),
+            http_status: Some(200),
+            first_byte_ms: Some(410),
+            duration_ms: 3_921,
+            note: None,
+        },
+    ]
+}
+
+fn summary(model: &str, status: TurnStatus, cost: f64, month: f64) -> TurnSummary {
+    TurnSummary {
+        conversation_id: 42,
+        assistant_message_id: Some(9),
+        model: model.into(),
+        status,
+        offline: model == "offline-coach",
+        usage: Usage {
+            input_tokens: 310,
+            output_tokens: 412,
+            cache_creation_input_tokens: 0,
+            cache_read_input_tokens: 2_000,
+        },
+        cost_usd: cost,
+        costs: CostSnapshot {
+            turn: cost,
+            conversation: 0.0231,
+            today: 0.118,
+            month,
+            month_if_all_upgrade: month * 2.9,
+            month_cache_savings: 0.42,
+            monthly_budget: Some(20.0),
+        },
+        notice: None,
+    }
+}
+
+const ANSWER: &str = "## Two good options\n\nYou have **two offers** and feel *torn*. Let's look at:\n\n1. what each role gives you in five years\n2. what it costs you now\n   - money\n   - time with family\n\n```python\nscore = pay * 0.4 + growth * 0.6  # weigh it\n```\n\nWhich matters more to you, `growth` or stability?";
+
+/// A conversation with a routine turn and an upgraded turn that fell back.
+fn career_chat(w: u16, h: u16) -> Script {
+    let mut s = Script::new(w, h);
+    s.turn(
+        1,
+        "hi, I want to think about my job",
+        default_decision(),
+        vec![],
+        "Happy to. What is on your mind about your job?",
+        Some(summary(
+            "claude-haiku-4-5",
+            TurnStatus::Complete,
+            0.0009,
+            3.1,
+        )),
+        0,
+    );
+    s.turn(
+        2,
+        "two companies want me and I can't pick; I'm exhausted",
+        upgraded_decision(),
+        fallback_attempts(),
+        ANSWER,
+        Some(summary("gpt-5", TurnStatus::Complete, 0.0222, 3.4)),
+        2_000,
+    );
+    s
+}
+
+fn snapshot(name: &str, s: &Script) {
+    let terminal = s.render();
+    let screen = terminal.backend().to_string();
+    println!("{name}\n{screen}");
+    insta::assert_snapshot!(name, screen);
+}
+
+#[test]
+fn chat_with_routing_panel_and_fallback() {
+    snapshot("chat_100x30", &career_chat(100, 30));
+    snapshot("chat_60x16", &career_chat(60, 16));
+}
+
+#[test]
+fn routing_panel_overlay_on_small_terminal() {
+    let mut s = career_chat(60, 16);
+    s.key(KeyCode::F(2), KeyModifiers::NONE, 5_000);
+    snapshot("routing_overlay_60x16", &s);
+}
+
+#[test]
+fn routing_panel_scrolled_to_fallback_attempts() {
+    let mut s = career_chat(100, 30);
+    for _ in 0..8 {
+        s.key(KeyCode::Down, KeyModifiers::ALT, 5_000);
+    }
+    snapshot("routing_attempts_100x30", &s);
+    let screen = s.render().backend().to_string();
+    assert!(screen.contains("overloaded 529"));
+    assert!(screen.contains("gpt-5 ok 200"));
+}
+
+#[test]
+fn routing_panel_past_turn_selected() {
+    let mut s = career_chat(100, 30);
+    s.key(KeyCode::Tab, KeyModifiers::NONE, 5_000);
+    s.key(KeyCode::Char('['), KeyModifiers::NONE, 5_000);
+    snapshot("routing_past_turn_100x30", &s);
+}
+
+#[test]
+fn live_preview_while_typing() {
+    let mut s = career_chat(100, 30);
+    s.type_text("should I move to Berlin for", 5_000);
+    s.tick(5_200);
+    s.ev(
+        Event::Preview {
+            decision: upgraded_decision(),
+        },
+        5_250,
+    );
+    snapshot("preview_100x30", &s);
+}
+
+#[test]
+fn partial_answer_and_spinner() {
+    let mut s = Script::new(100, 30);
+    s.turn(
+        1,
+        "I keep putting off my thesis",
+        default_decision(),
+        vec![],
+        "Let's look at what happens right before you put it off. When you sit down",
+        None,
+        0,
+    );
+    s.key(KeyCode::Esc, KeyModifiers::NONE, 1_500);
+    s.ev(
+        Event::TurnFinished {
+            turn: 1,
+            summary: summary("claude-haiku-4-5", TurnStatus::Partial, 0.0004, 3.1),
+        },
+        1_600,
+    );
+    // The next message is on its way, nothing streamed yet: the spinner shows elapsed time.
+    s.send("why do I do that?", 2_000);
+    s.ev(
+        Event::TurnStarted {
+            turn: 2,
+            conversation_id: 42,
+            user_message_id: 3,
+            compare_lane: None,
+        },
+        2_010,
+    );
+    s.ev(
+        Event::AttemptStarted {
+            turn: 2,
+            model: "claude-haiku-4-5".into(),
+        },
+        2_020,
+    );
+    s.tick(3_300);
+    snapshot("partial_and_spinner_100x30", &s);
+}
+
+fn chinese_chat(w: u16, h: u16) -> Script {
+    let mut s = Script::new(w, h);
+    s.turn(
+        1,
+        "我想换工作，但是很害怕失败。",
+        default_decision(),
+        vec![],
+        "我听到了你的担心。**害怕失败**很常见。\n\n- 你最想要的新工作是什么样的？\n- 如果不换，一年后会怎样？\n\n我们先从目标开始：你希望三个月后有什么不同？",
+        Some(summary("claude-haiku-4-5", TurnStatus::Complete, 0.0007, 3.1)),
+        0,
+    );
+    s
+}
+
+#[test]
+fn chinese_conversation_is_aligned() {
+    for (name, w, h) in [("chinese_100x30", 100, 30), ("chinese_60x16", 60, 16)] {
+        let s = chinese_chat(w, h);
+        let terminal = s.render();
+        let buf = terminal.backend().buffer();
+        // Walking each row by the width of what is drawn ends exactly at the right edge:
+        // no wide character straddles a border or the edge of the screen.
+        for y in 0..h {
+            let mut x = 0u16;
+            while x < w {
+                let cell_w = unicode_width::UnicodeWidthStr::width(buf[(x, y)].symbol()).max(1);
+                x += u16::try_from(cell_w).unwrap_or(1);
+            }
+            assert_eq!(x, w, "{name} row {y} overflows");
+        }
+        snapshot(name, &s);
+    }
+}
+
+fn compare_script(w: u16, h: u16) -> Script {
+    let mut s = Script::new(w, h);
+    s.send("/compare should I take the job in Berlin?", 0);
+    for lane in 0..2u8 {
+        s.ev(
+            Event::TurnStarted {
+                turn: 10 + u64::from(lane),
+                conversation_id: 42,
+                user_message_id: 1,
+                compare_lane: Some(lane),
+            },
+            10,
+        );
+    }
+    s.ev(
+        Event::Decision {
+            turn: 10,
+            decision: default_decision(),
+        },
+        20,
+    );
+    s.ev(
+        Event::Decision {
+            turn: 11,
+            decision: upgraded_decision(),
+        },
+        20,
+    );
+    s.ev(
+        Event::Delta {
+            turn: 10,
+            text: "What draws you to **Berlin**? List two reasons.".into(),
+        },
+        500,
+    );
+    s.ev(
+        Event::TurnFinished {
+            turn: 10,
+            summary: summary("claude-haiku-4-5", TurnStatus::Complete, 0.0006, 3.2),
+        },
+        900,
+    );
+    s.ev(
+        Event::Delta {
+            turn: 11,
+            text: "Let's separate the *move* from the *job*.\n\n1. Would you want this job in your city?\n2. Would you move to Berlin without it?".into(),
+        },
+        1_200,
+    );
+    s
+}
+
+#[test]
+fn compare_two_lanes() {
+    snapshot("compare_100x30", &compare_script(100, 30));
+    snapshot("compare_60x16", &compare_script(60, 16));
+}
+
+#[test]
+fn help_overlay() {
+    for (name, w, h) in [("help_100x30", 100, 30), ("help_60x16", 60, 16)] {
+        let mut s = career_chat(w, h);
+        s.key(KeyCode::F(1), KeyModifiers::NONE, 5_000);
+        snapshot(name, &s);
+    }
+}
+
+#[test]
+fn tiny_terminal_notice() {
+    let s = career_chat(50, 12);
+    snapshot("tiny_50x12", &s);
+    let screen = s.render().backend().to_string();
+    assert!(screen.contains("need 60×16, have 50×12"));
+}
+
+#[test]
+fn first_start_offline_with_budget_warning() {
+    let opts = TuiOptions {
+        offline_greeting: Some(
+            "Hi, I'm the offline coach. Set ANTHROPIC_API_KEY or add an Ollama endpoint in config to talk to a model.".into(),
+        ),
+        ..options()
+    };
+    let mut s = Script::with_options(100, 30, opts);
+    s.turn(
+        1,
+        "I want to plan my week",
+        default_decision(),
+        vec![],
+        "What is the one thing that would make this week a good one?",
+        Some(summary("offline-coach", TurnStatus::Complete, 0.0, 17.2)),
+        0,
+    );
+    snapshot("offline_budget_warning_100x30", &s);
+    let screen = s.render().backend().to_string();
+    assert!(screen.contains("offline coach"));
+    assert!(screen.contains("⚠86%"));
+}
+
+#[test]
+fn crisis_notice_is_prominent() {
+    let mut s = Script::new(100, 30);
+    let mut d = upgraded_decision();
+    d.safety = Safety::Crisis;
+    d.signals = vec![signal(
+        SignalKind::Crisis,
+        0.97,
+        "I don't want to be alive anymore",
+        SignalSource::Deterministic,
+    )];
+    s.turn(
+        1,
+        "I don't want to be alive anymore",
+        d,
+        vec![],
+        "I'm really glad you told me. You matter.",
+        None,
+        0,
+    );
+    snapshot("crisis_100x30", &s);
+    let terminal = s.render();
+    let buf = terminal.backend().buffer();
+    let banner = (0..30u16).find(|&y| {
+        (0..100u16)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect::<String>()
+            .contains("⚠ SAFETY")
+    });
+    let y = banner.expect("the safety banner is on screen");
+    let styled = (0..100u16).any(|x| buf[(x, y)].bg == Color::Red);
+    assert!(styled, "the banner stands out");
+}
+
+#[test]
+fn no_color_uses_no_colours() {
+    let opts = TuiOptions {
+        no_color: true,
+        ..options()
+    };
+    let mut s = Script::with_options(100, 30, opts);
+    s.turn(
+        1,
+        "two companies want me and I can't pick",
+        upgraded_decision(),
+        fallback_attempts(),
+        ANSWER,
+        Some(summary("gpt-5", TurnStatus::Complete, 0.0222, 17.0)),
+        0,
+    );
+    let terminal = s.render();
+    let buf = terminal.backend().buffer();
+    for cell in buf.content() {
+        assert!(
+            matches!(cell.fg, Color::Reset) && matches!(cell.bg, Color::Reset),
+            "coloured cell {cell:?}"
+        );
+    }
+}
+
+#[test]
+fn light_theme_renders() {
+    let opts = TuiOptions {
+        theme: ThemeKind::Light,
+        ..options()
+    };
+    let mut s = Script::with_options(100, 30, opts);
+    s.send("hello", 0);
+    let screen = s.render().backend().to_string();
+    assert!(screen.contains("hello"));
+}
+
+#[test]
+fn long_history_scrolled_up_shows_indicator() {
+    let mut s = Script::new(100, 30);
+    let history: Vec<Message> = (0..500)
+        .map(|i| Message::coach("claude-haiku-4-5", format!("Answer number {i}.")))
+        .collect();
+    s.app.open_conversation(7, "history", history);
+    s.key(KeyCode::PageUp, KeyModifiers::NONE, 0);
+    s.key(KeyCode::PageUp, KeyModifiers::NONE, 0);
+    snapshot("scrolled_100x30", &s);
+}
