@@ -1,12 +1,19 @@
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
 
+use grow::catalog::ProviderKind;
 use grow::cli::style::Style;
-use grow::cli::{Cli, Command, ConfigCommand, config_cmd, models};
+use grow::cli::{Cli, Command, ConfigCommand, ask, config_cmd, models, route};
+use grow::coach::api::{SendRequest, TurnStatus};
+use grow::coach::engine::{Coach, routing_policy};
+use grow::coach::provider_set::ProviderSet;
 use grow::config::{Config, LoadOptions, process_env};
+use grow::routing::lexicon::Lexicon;
+use grow::routing::router::Router;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -28,6 +35,39 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
     Config::load(&opts).map_err(anyhow::Error::from)
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// The router `grow route` uses: every provider counts as configured (it calls none), except
+/// endpoints the config disables.
+fn route_router(config: &Config) -> anyhow::Result<Router> {
+    let mut policy = routing_policy(config, &ProviderSet::offline_only()?);
+    policy.excluded = config
+        .catalog
+        .models()
+        .iter()
+        .filter(|m| m.provider == ProviderKind::OpenaiCompatible)
+        .filter(|m| {
+            let endpoint = m.endpoint.as_deref().unwrap_or("");
+            !config
+                .settings
+                .endpoints
+                .iter()
+                .any(|e| e.name == endpoint && e.enabled)
+        })
+        .map(|m| m.id.clone())
+        .collect();
+    Ok(Router::new(
+        Arc::new(config.catalog.clone()),
+        Arc::new(Lexicon::builtin()?),
+        policy,
+    ))
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = match load_config(&cli) {
         Ok(c) => c,
@@ -41,6 +81,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .ok();
     let mut out = std::io::stdout().lock();
     match cli.command {
+        None => {
+            drop(out);
+            return run_tui(config);
+        }
         Some(Command::Models { json }) => {
             let text = if json {
                 models::render_json(&config.catalog)?
@@ -64,9 +108,94 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Config(ConfigCommand::Path)) => {
             write!(out, "{}", config_cmd::render_paths(&config))?;
         }
-        Some(Command::Route(_)) | None => {
-            anyhow::bail!("routing is not wired in yet");
+        Some(Command::Route(args)) => {
+            let router = route_router(&config)?;
+            if args.jsonl {
+                let failed = route::run_jsonl(&router, std::io::stdin().lock(), &mut out)?;
+                if failed > 0 {
+                    eprintln!(
+                        "grow: {failed} input line(s) could not be routed (see their \"error\" objects)"
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let case = route::RouteCase {
+                message: args.message.unwrap_or_default(),
+                turns: Some(args.turns),
+                escalation_risk: Some(args.escalation_risk.parse().map_err(anyhow::Error::msg)?),
+                tier: args.tier,
+                history_tokens: Some(args.history_tokens),
+            };
+            let decision = route::route_case(&router, &case)?;
+            if args.json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&route::RouteLine::from(&decision))?
+                )?;
+            } else {
+                write!(out, "{}", route::render(&decision, Style::stdout()))?;
+            }
+        }
+        Some(Command::Ask(args)) => {
+            drop(out);
+            let coach = Coach::from_config(config, &process_env)?;
+            let req = SendRequest {
+                conversation_id: args.conversation,
+                text: args.message,
+                pin: args.model,
+                force_upgrade: false,
+            };
+            let (summary, output) = runtime()?.block_on(ask::run(&coach, req, args.json))?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&output)?);
+            }
+            return Ok(match summary.status {
+                TurnStatus::Complete => ExitCode::SUCCESS,
+                TurnStatus::Partial => {
+                    eprintln!("grow: the answer was cut off; the partial answer is saved");
+                    ExitCode::from(3)
+                }
+                TurnStatus::Failed => {
+                    eprintln!("grow: no answer: {}", summary.notice.unwrap_or_default());
+                    ExitCode::from(4)
+                }
+            });
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_tui(config: Config) -> anyhow::Result<ExitCode> {
+    let theme = config.settings.tui.theme;
+    let opts_base = (
+        config.settings.models.default.clone(),
+        config.settings.models.upgrade.clone(),
+        config.monthly_budget(),
+    );
+    let log_hint = config.paths.log_dir.join("grow.log").display().to_string();
+    let coach = Arc::new(Coach::from_config(config, &process_env)?);
+    let offline_greeting = (!coach.has_remote_provider()).then(|| {
+        "Hi — I'm the offline coach (no API key found). Set ANTHROPIC_API_KEY or OPENAI_API_KEY, or enable a local Ollama endpoint in the config, for model answers. What would you like to work on?".to_string()
+    });
+    let opts = grow::tui::TuiOptions {
+        theme: match theme {
+            grow::config::ThemeName::Dark => grow::tui::ThemeKind::Dark,
+            grow::config::ThemeName::Light => grow::tui::ThemeKind::Light,
+        },
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        offline_greeting,
+        default_model: opts_base.0,
+        upgrade_model: opts_base.1,
+        monthly_budget: opts_base.2,
+        log_hint,
+        ..grow::tui::TuiOptions::default()
+    };
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let (intents, events) = grow::coach::worker::spawn(coach);
+        grow::tui::run(opts, intents, events).await
+    })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -29,7 +29,11 @@ pub struct AskOutput {
 }
 
 /// Runs the turn and prints it. Returns the summary and the JSON object (for `--json`).
-pub async fn run(coach: &Coach, req: SendRequest, json: bool) -> anyhow::Result<(TurnSummary, AskOutput)> {
+pub async fn run(
+    coach: &Coach,
+    req: SendRequest,
+    json: bool,
+) -> anyhow::Result<(TurnSummary, AskOutput)> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(async move {
         let err_style = Style::stderr();
@@ -42,15 +46,32 @@ pub async fn run(coach: &Coach, req: SendRequest, json: bool) -> anyhow::Result<
                 Event::Decision { decision: d, .. } => {
                     if !json {
                         let why = d.reasons.first().cloned().unwrap_or_default();
-                        eprintln!("{} {} {}", err_style.cyan("→"), err_style.bold(&d.model), err_style.dim(&format!("({why})")));
+                        eprintln!(
+                            "{} {} {}",
+                            err_style.cyan("→"),
+                            err_style.bold(&d.model),
+                            err_style.dim(&format!("({why})"))
+                        );
                     }
                     decision = Some(d);
                 }
                 Event::AttemptFinished { attempt, .. } => {
                     if !json && attempt.outcome != "ok" {
-                        let status = attempt.http_status.map(|s| format!(" {s}")).unwrap_or_default();
-                        let note = attempt.note.as_deref().map(|n| format!(" — {n}")).unwrap_or_default();
-                        eprintln!("{} {}: {}{status}{note}", err_style.yellow("✗"), attempt.model, attempt.outcome);
+                        let status = attempt
+                            .http_status
+                            .map(|s| format!(" {s}"))
+                            .unwrap_or_default();
+                        let note = attempt
+                            .note
+                            .as_deref()
+                            .map(|n| format!(" — {n}"))
+                            .unwrap_or_default();
+                        eprintln!(
+                            "{} {}: {}{status}{note}",
+                            err_style.yellow("✗"),
+                            attempt.model,
+                            attempt.outcome
+                        );
                     }
                     attempts.push(attempt);
                 }
@@ -78,7 +99,11 @@ pub async fn run(coach: &Coach, req: SendRequest, json: bool) -> anyhow::Result<
         if let Some(notice) = &summary.notice {
             eprintln!("{}", style.yellow(notice));
         }
-        let label = if summary.offline { " · offline coach" } else { "" };
+        let label = if summary.offline {
+            " · offline coach"
+        } else {
+            ""
+        };
         eprintln!(
             "{}",
             style.dim(&format!(

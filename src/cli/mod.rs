@@ -36,6 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Show the routing decision for a message (no network, no key needed).
     Route(RouteArgs),
+    /// Run one coaching turn: the answer streams to stdout, routing notes to stderr.
+    Ask(AskArgs),
     /// List the model catalog with prices.
     Models {
         /// Print JSON instead of a table.
@@ -70,6 +72,24 @@ pub struct RouteArgs {
     /// Tokens of conversation history sent along.
     #[arg(long, default_value_t = 0)]
     pub history_tokens: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// Your message.
+    pub message: String,
+    /// Continue this conversation (ids: `grow review list`).
+    #[arg(long, value_name = "ID", conflicts_with = "new")]
+    pub conversation: Option<i64>,
+    /// Start a new conversation (the default).
+    #[arg(long)]
+    pub new: bool,
+    /// Use this model for the turn (like /model in the TUI).
+    #[arg(long, value_name = "ID")]
+    pub model: Option<String>,
+    /// Print one JSON object at the end instead of streaming text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -58,7 +58,11 @@ impl From<&RouteDecision> for RouteLine {
             signals: d
                 .signals
                 .iter()
-                .map(|s| SignalLine { kind: s.kind.to_string(), score: round3(s.score), evidence: s.evidence.clone() })
+                .map(|s| SignalLine {
+                    kind: s.kind.to_string(),
+                    score: round3(s.score),
+                    evidence: s.evidence.clone(),
+                })
                 .collect(),
             safety: d.safety.as_str().to_string(),
             reasons: d.reasons.clone(),
@@ -73,7 +77,10 @@ fn round3(x: f32) -> f32 {
 }
 
 /// Routes one case. No clock: health is empty, so time does not matter.
-pub fn route_case(router: &Router, case: &RouteCase) -> Result<RouteDecision, crate::routing::selector::RouteError> {
+pub fn route_case(
+    router: &Router,
+    case: &RouteCase,
+) -> Result<RouteDecision, crate::routing::selector::RouteError> {
     let input = RouteInput {
         message: &case.message,
         prior_turns: case.turns.unwrap_or(0),
@@ -86,7 +93,11 @@ pub fn route_case(router: &Router, case: &RouteCase) -> Result<RouteDecision, cr
 
 /// `--jsonl`: one output line per input line, in order; a bad line gets an `error` object.
 /// Returns how many lines failed.
-pub fn run_jsonl(router: &Router, input: impl BufRead, mut out: impl Write) -> anyhow::Result<usize> {
+pub fn run_jsonl(
+    router: &Router,
+    input: impl BufRead,
+    mut out: impl Write,
+) -> anyhow::Result<usize> {
     let mut failed = 0;
     for (n, line) in input.lines().enumerate() {
         let line = line.context("reading stdin")?;
@@ -112,7 +123,11 @@ pub fn run_jsonl(router: &Router, input: impl BufRead, mut out: impl Write) -> a
 /// The human-readable decision.
 pub fn render(d: &RouteDecision, style: Style) -> String {
     let mut out = String::new();
-    let verdict = if d.upgraded { style.yellow("upgraded") } else { style.green("default") };
+    let verdict = if d.upgraded {
+        style.yellow("upgraded")
+    } else {
+        style.green("default")
+    };
     out.push_str(&format!(
         "{}  {} ({}, tier {}) — {}\n",
         style.bold("model   "),
@@ -122,10 +137,18 @@ pub fn render(d: &RouteDecision, style: Style) -> String {
         verdict
     ));
     if d.safety != crate::routing::types::Safety::None {
-        out.push_str(&format!("{}  {}\n", style.bold("safety  "), style.red(d.safety.as_str())));
+        out.push_str(&format!(
+            "{}  {}\n",
+            style.bold("safety  "),
+            style.red(d.safety.as_str())
+        ));
     }
     if d.signals.is_empty() {
-        out.push_str(&format!("{}  {}\n", style.bold("signals "), style.dim("none")));
+        out.push_str(&format!(
+            "{}  {}\n",
+            style.bold("signals "),
+            style.dim("none")
+        ));
     }
     for (i, s) in d.signals.iter().enumerate() {
         let label = if i == 0 { "signals " } else { "        " };
@@ -150,7 +173,11 @@ pub fn render(d: &RouteDecision, style: Style) -> String {
         usd(d.estimated_cost_usd)
     ));
     let plan: Vec<&str> = d.plan.iter().map(|s| s.model.as_str()).collect();
-    out.push_str(&format!("{}  {}\n", style.bold("plan    "), plan.join(" → ")));
+    out.push_str(&format!(
+        "{}  {}\n",
+        style.bold("plan    "),
+        plan.join(" → ")
+    ));
     out
 }
 

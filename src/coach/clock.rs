@@ -34,7 +34,10 @@ impl Clock {
 
     /// Unix ms of the start of the local day and of the local month containing `now_ms`.
     pub fn local_day_and_month_start(&self, now_ms: i64) -> (i64, i64) {
-        let now = Local.timestamp_millis_opt(now_ms).single().unwrap_or_else(Local::now);
+        let now = Local
+            .timestamp_millis_opt(now_ms)
+            .single()
+            .unwrap_or_else(Local::now);
         let day = now.date_naive();
         let month = NaiveDate::from_ymd_opt(day.year(), day.month(), 1).unwrap_or(day);
         (local_midnight_ms(day), local_midnight_ms(month))

@@ -13,21 +13,27 @@ use tokio::sync::watch;
 
 use crate::catalog::{ModelSpec, OFFLINE_MODEL, Usage};
 use crate::config::Config;
-use crate::providers::{ChatMessage, ChatRequest, Completion, ProviderError, RetryPolicy, stream_with_retry};
+use crate::providers::{
+    ChatMessage, ChatRequest, Completion, ProviderError, RetryPolicy, stream_with_retry,
+};
 use crate::routing::health::{HealthBook, HealthPolicy, Outcome};
 use crate::routing::router::Router;
 use crate::routing::selector::{RouteInput, RoutingPolicy};
 use crate::routing::types::{RouteDecision, Safety};
-use crate::store::types::{ConversationKind, MessageStatus, NewAttempt, NewConversation, NewDecision, NewMessage, NewUsage};
 use crate::store::Store;
+use crate::store::{
+    ConversationKind, MessageStatus, NewAttempt, NewConversation, NewDecision, NewMessage, NewUsage,
+};
 
-use super::api::{AttemptReport, CostSnapshot, Event, SendRequest, TurnId, TurnStatus, TurnSummary};
+use super::api::{
+    AttemptReport, CostSnapshot, Event, ExportFormat, SendRequest, TurnId, TurnStatus, TurnSummary,
+};
 use super::clock::Clock;
 use super::history::{self, HistoryWindow};
 use super::interactions::ModelChoice;
 use super::prompts::Prompts;
-use super::reload::Prepared;
 use super::provider_set::ProviderSet;
+use super::reload::Prepared;
 use super::safety::SafetyNotices;
 
 /// How often a streaming answer is saved, so a killed process loses at most this much.
@@ -128,16 +134,60 @@ impl TurnContext {
 enum AttemptResult {
     Answered(Completion),
     /// Text had streamed when the model failed or the person cancelled: keep it, stop.
-    Interrupted { partial: String, reason: String, usage: Option<Usage> },
+    Interrupted {
+        partial: String,
+        reason: String,
+        usage: Option<Usage>,
+    },
     /// Nothing streamed: try the next model in the plan.
     Failed(String),
 }
 
 impl Coach {
-    pub fn new(config: Arc<Config>, router: Router, providers: ProviderSet, prompts: Prompts, store: Store, clock: Clock) -> anyhow::Result<Coach> {
+    /// Everything from config: keys, providers, router, prompts, the database.
+    pub fn from_config(
+        config: Config,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Coach> {
+        let providers = ProviderSet::from_config(&config, env)?;
+        let router = Router::new(
+            Arc::new(config.catalog.clone()),
+            Arc::new(crate::routing::lexicon::Lexicon::builtin()?),
+            routing_policy(&config, &providers),
+        );
+        let prompts = Prompts::load(&config)?;
+        let store = Store::open(&config.paths.db)?;
+        Coach::new(
+            Arc::new(config),
+            router,
+            providers,
+            prompts,
+            store,
+            Clock::System,
+        )
+    }
+
+    pub fn prompts(&self) -> &Prompts {
+        &self.prompts
+    }
+
+    pub fn new(
+        config: Arc<Config>,
+        router: Router,
+        providers: ProviderSet,
+        prompts: Prompts,
+        store: Store,
+        clock: Clock,
+    ) -> anyhow::Result<Coach> {
         let now = clock.now_ms();
-        let name = if config.settings.user.name.is_empty() { "me" } else { config.settings.user.name.as_str() };
-        let profile_id = store.ensure_profile(name, now).context("creating the profile")?;
+        let name = if config.settings.user.name.is_empty() {
+            "me"
+        } else {
+            config.settings.user.name.as_str()
+        };
+        let profile_id = store
+            .ensure_profile(name, now)
+            .context("creating the profile")?;
         Ok(Coach {
             retry: retry_policy(&config),
             health: Mutex::new(HealthBook::new(health_policy(&config))),
@@ -154,11 +204,15 @@ impl Coach {
 
     fn store(&self) -> MutexGuard<'_, Store> {
         // A panic while holding the lock leaves the connection itself intact.
-        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn health(&self) -> MutexGuard<'_, HealthBook> {
-        self.health.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.health
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn router(&self) -> &Router {
@@ -174,13 +228,23 @@ impl Coach {
     }
 
     /// The decision a draft would get, without sending or storing anything.
-    pub fn preview(&self, conversation_id: Option<i64>, text: &str) -> anyhow::Result<RouteDecision> {
+    pub fn preview(
+        &self,
+        conversation_id: Option<i64>,
+        text: &str,
+    ) -> anyhow::Result<RouteDecision> {
         let window = match conversation_id {
-            Some(id) => history::load(&self.store(), id, self.config.settings.coach.history_turns, self.router.policy().upgrade_threshold)?,
+            Some(id) => history::load(
+                &self.store(),
+                id,
+                self.config.settings.coach.history_turns,
+                self.router.policy().upgrade_threshold,
+            )?,
             None => HistoryWindow::default(),
         };
         let context = self.turn_context(text)?;
-        let mut input = self.route_input(text, &window, &context.prepared.system_prompt, None, false);
+        let mut input =
+            self.route_input(text, &window, &context.prepared.system_prompt, None, false);
         input.configured_model = context.configured_model();
         let health = self.health();
         Ok(self.router.decide(&input, &health)?)
@@ -189,11 +253,23 @@ impl Coach {
     /// The prompt and settings a coaching turn runs with (personalised prompt when present).
     fn turn_context(&self, text: &str) -> anyhow::Result<TurnContext> {
         let personal = self.store().latest_prompt_version(self.profile_id)?;
-        let prepared = self.prompts.coaching(text, personal.as_ref().map(|p| p.prompt.as_str()))?;
-        Ok(TurnContext { prepared, prompt_version: personal.map(|p| p.version) })
+        let prepared = self
+            .prompts
+            .coaching(text, personal.as_ref().map(|p| p.prompt.as_str()))?;
+        Ok(TurnContext {
+            prepared,
+            prompt_version: personal.map(|p| p.version),
+        })
     }
 
-    fn route_input<'a>(&self, text: &'a str, window: &HistoryWindow, system: &str, pin: Option<&'a str>, force_upgrade: bool) -> RouteInput<'a> {
+    fn route_input<'a>(
+        &self,
+        text: &'a str,
+        window: &HistoryWindow,
+        system: &str,
+        pin: Option<&'a str>,
+        force_upgrade: bool,
+    ) -> RouteInput<'a> {
         RouteInput {
             message: text,
             prior_turns: window.prior_turns,
@@ -209,12 +285,18 @@ impl Coach {
     }
 
     /// Creates the conversation if needed and commits the user message before anything else.
-    pub fn begin_turn(&self, req: &SendRequest, kind: ConversationKind) -> anyhow::Result<(i64, i64)> {
+    pub fn begin_turn(
+        &self,
+        req: &SendRequest,
+        kind: ConversationKind,
+    ) -> anyhow::Result<(i64, i64)> {
         let now = self.clock.now_ms();
         let store = self.store();
         let conversation_id = match req.conversation_id {
             Some(id) => {
-                store.conversation(id)?.ok_or_else(|| anyhow!("conversation {id} does not exist (see `grow review list`)"))?;
+                store.conversation(id)?.ok_or_else(|| {
+                    anyhow!("conversation {id} does not exist (see `grow review list`)")
+                })?;
                 id
             }
             None => store.create_conversation(&NewConversation {
@@ -225,7 +307,8 @@ impl Coach {
                 created_at: now,
             })?,
         };
-        let user_message_id = store.insert_message(&NewMessage::user(conversation_id, req.text.clone(), now))?;
+        let user_message_id =
+            store.insert_message(&NewMessage::user(conversation_id, req.text.clone(), now))?;
         Ok((conversation_id, user_message_id))
     }
 
@@ -244,9 +327,20 @@ impl Coach {
         let emit = |e: Event| {
             let _ = events.send(e);
         };
-        let window = history::load(&self.store(), conversation_id, self.config.settings.coach.history_turns, self.router.policy().upgrade_threshold)?;
+        let window = history::load(
+            &self.store(),
+            conversation_id,
+            self.config.settings.coach.history_turns,
+            self.router.policy().upgrade_threshold,
+        )?;
         let context = self.turn_context(&req.text)?;
-        let mut input = self.route_input(&req.text, &window, &context.prepared.system_prompt, req.pin.as_deref(), req.force_upgrade);
+        let mut input = self.route_input(
+            &req.text,
+            &window,
+            &context.prepared.system_prompt,
+            req.pin.as_deref(),
+            req.force_upgrade,
+        );
         input.configured_model = context.configured_model();
         let decision = {
             let health = self.health();
@@ -264,12 +358,18 @@ impl Coach {
             signals_json: serde_json::to_string(&decision.signals)?,
             reasons_json: serde_json::to_string(&decision.reasons)?,
             plan_json: serde_json::to_string(&decision.plan)?,
-            signal_origin: serde_json::to_value(decision.signal_origin)?.as_str().unwrap_or("deterministic").to_string(),
+            signal_origin: serde_json::to_value(decision.signal_origin)?
+                .as_str()
+                .unwrap_or("deterministic")
+                .to_string(),
             estimated_input_tokens: decision.estimated_input_tokens,
             estimated_cost_usd: decision.estimated_cost_usd,
             created_at: self.clock.now_ms(),
         })?;
-        emit(Event::Decision { turn, decision: decision.clone() });
+        emit(Event::Decision {
+            turn,
+            decision: decision.clone(),
+        });
 
         let mut messages = window.messages;
         messages.push(ChatMessage::user(req.text.clone()));
@@ -298,19 +398,36 @@ impl Coach {
         let mut first_token_sent = false;
 
         for step in &decision.plan {
-            let Some(model) = self.router.catalog().get(&step.model).cloned() else { continue };
+            let Some(model) = self.router.catalog().get(&step.model).cloned() else {
+                continue;
+            };
             let provider = match self.providers.for_model(&model) {
                 Ok(p) => p,
                 Err(why) => {
-                    self.record_attempt(turn, decision_id, None, &model, "skipped", None, None, 0, Some(why.clone()), &emit)?;
+                    self.record_attempt(
+                        turn,
+                        decision_id,
+                        None,
+                        &model,
+                        "skipped",
+                        None,
+                        None,
+                        0,
+                        Some(why.clone()),
+                        &emit,
+                    )?;
                     failures.push(format!("{}: {why}", model.id));
                     continue;
                 }
             };
             chat.model = model.id.clone();
             chat.max_tokens = resolved.max_tokens_for(&model);
-            emit(Event::AttemptStarted { turn, model: model.id.clone() });
-            self.health().begin_call(&model.id, self.clock.now_ms() as u64);
+            emit(Event::AttemptStarted {
+                turn,
+                model: model.id.clone(),
+            });
+            self.health()
+                .begin_call(&model.id, self.clock.now_ms() as u64);
 
             let try_started = Mutex::new(Instant::now());
             let mut last_flush = Instant::now();
@@ -318,13 +435,25 @@ impl Coach {
                 let clean = crate::sanitize::strip_controls(text);
                 if !first_token_sent {
                     first_token_sent = true;
-                    emit(Event::FirstToken { turn, after_ms: started.elapsed().as_millis() as u64 });
+                    emit(Event::FirstToken {
+                        turn,
+                        after_ms: started.elapsed().as_millis() as u64,
+                    });
                 }
                 answer.push_str(&clean);
-                emit(Event::Delta { turn, text: clean.into_owned() });
+                emit(Event::Delta {
+                    turn,
+                    text: clean.into_owned(),
+                });
                 if assistant_id.is_none() || last_flush.elapsed() >= PARTIAL_FLUSH_EVERY {
                     last_flush = Instant::now();
-                    self.save_partial(conversation_id, &model.id, &answer, compare_lane, &mut assistant_id);
+                    self.save_partial(
+                        conversation_id,
+                        &model.id,
+                        &answer,
+                        compare_lane,
+                        &mut assistant_id,
+                    );
                 }
             };
             let mut retried: Vec<(ProviderError, Duration, u64)> = Vec::new();
@@ -337,61 +466,167 @@ impl Coach {
                 r = stream_with_retry(provider, &chat, &self.retry, &mut on_delta, &mut on_retry) => Some(r),
                 _ = cancel.cancelled() => None,
             };
-            let try_ms = try_started.lock().map(|t| t.elapsed().as_millis() as u64).unwrap_or(0);
+            let try_ms = try_started
+                .lock()
+                .map(|t| t.elapsed().as_millis() as u64)
+                .unwrap_or(0);
             for (err, wait, ms) in &retried {
                 let note = format!("{}; retried after {} ms", err.message, wait.as_millis());
-                self.record_attempt(turn, decision_id, None, &model, err.class.as_str(), err.status, None, *ms, Some(note), &emit)?;
-                self.health().record(&model.id, Outcome::Failure { retry_after_ms: err.retry_after.map(|d| d.as_millis() as u64) }, self.clock.now_ms() as u64);
+                self.record_attempt(
+                    turn,
+                    decision_id,
+                    None,
+                    &model,
+                    err.class.as_str(),
+                    err.status,
+                    None,
+                    *ms,
+                    Some(note),
+                    &emit,
+                )?;
+                self.health().record(
+                    &model.id,
+                    Outcome::Failure {
+                        retry_after_ms: err.retry_after.map(|d| d.as_millis() as u64),
+                    },
+                    self.clock.now_ms() as u64,
+                );
             }
             let streamed = answer.len() > prefix_len;
             match result {
                 None => {
-                    self.record_attempt(turn, decision_id, assistant_id, &model, "cancelled", None, None, try_ms, None, &emit)?;
+                    self.record_attempt(
+                        turn,
+                        decision_id,
+                        assistant_id,
+                        &model,
+                        "cancelled",
+                        None,
+                        None,
+                        try_ms,
+                        None,
+                        &emit,
+                    )?;
                     let partial = answer.clone();
-                    outcome = Some((model.id.clone(), AttemptResult::Interrupted { partial, reason: "stopped by you".into(), usage: None }));
+                    outcome = Some((
+                        model.id.clone(),
+                        AttemptResult::Interrupted {
+                            partial,
+                            reason: "stopped by you".into(),
+                            usage: None,
+                        },
+                    ));
                     break;
                 }
                 Some(Ok(completion)) => {
-                    self.health().record(&model.id, Outcome::Success, self.clock.now_ms() as u64);
-                    self.record_attempt(turn, decision_id, assistant_id, &model, "ok", completion.http_status, completion.first_byte_ms, try_ms, None, &emit)?;
+                    self.health()
+                        .record(&model.id, Outcome::Success, self.clock.now_ms() as u64);
+                    self.record_attempt(
+                        turn,
+                        decision_id,
+                        assistant_id,
+                        &model,
+                        "ok",
+                        completion.http_status,
+                        completion.first_byte_ms,
+                        try_ms,
+                        None,
+                        &emit,
+                    )?;
                     outcome = Some((model.id.clone(), AttemptResult::Answered(completion)));
                     break;
                 }
                 Some(Err(err)) => {
                     if counts_against_health(&err) {
-                        self.health().record(&model.id, Outcome::Failure { retry_after_ms: err.retry_after.map(|d| d.as_millis() as u64) }, self.clock.now_ms() as u64);
+                        self.health().record(
+                            &model.id,
+                            Outcome::Failure {
+                                retry_after_ms: err.retry_after.map(|d| d.as_millis() as u64),
+                            },
+                            self.clock.now_ms() as u64,
+                        );
                     }
-                    self.record_attempt(turn, decision_id, assistant_id, &model, err.class.as_str(), err.status, None, try_ms, Some(err.message.clone()), &emit)?;
+                    self.record_attempt(
+                        turn,
+                        decision_id,
+                        assistant_id,
+                        &model,
+                        err.class.as_str(),
+                        err.status,
+                        None,
+                        try_ms,
+                        Some(err.message.clone()),
+                        &emit,
+                    )?;
                     if streamed {
-                        let reason = format!("{} ({})", err.class.as_str().replace('_', " "), model.id);
-                        outcome = Some((model.id.clone(), AttemptResult::Interrupted { partial: answer.clone(), reason, usage: err.usage }));
+                        let reason =
+                            format!("{} ({})", err.class.as_str().replace('_', " "), model.id);
+                        outcome = Some((
+                            model.id.clone(),
+                            AttemptResult::Interrupted {
+                                partial: answer.clone(),
+                                reason,
+                                usage: err.usage,
+                            },
+                        ));
                         break;
                     }
-                    failures.push(format!("{}: {}", model.id, err.class.as_str().replace('_', " ")));
+                    failures.push(format!(
+                        "{}: {}",
+                        model.id,
+                        err.class.as_str().replace('_', " ")
+                    ));
                     outcome = Some((model.id.clone(), AttemptResult::Failed(err.message.clone())));
                 }
             }
         }
 
         let (model_id, result) = outcome.ok_or_else(|| anyhow!("the fallback plan was empty"))?;
-        let model = self.router.catalog().get(&model_id).cloned().ok_or_else(|| anyhow!("model {model_id} left the catalog"))?;
+        let model = self
+            .router
+            .catalog()
+            .get(&model_id)
+            .cloned()
+            .ok_or_else(|| anyhow!("model {model_id} left the catalog"))?;
         let offline = model.id == OFFLINE_MODEL;
         let (status, usage, estimated, mut notice) = match result {
             AttemptResult::Answered(c) => {
-                answer = if prefix_len > 0 { format!("{}{}", &answer[..prefix_len], strip(&c.text)) } else { strip(&c.text) };
+                answer = if prefix_len > 0 {
+                    format!("{}{}", &answer[..prefix_len], strip(&c.text))
+                } else {
+                    strip(&c.text)
+                };
                 let notice = (!failures.is_empty()).then(|| {
                     if offline {
-                        format!("No model could answer ({}) — the offline coach answered.", failures.join("; "))
+                        format!(
+                            "No model could answer ({}) — the offline coach answered.",
+                            failures.join("; ")
+                        )
                     } else {
-                        format!("{} answered after fallback ({}).", model.id, failures.join("; "))
+                        format!(
+                            "{} answered after fallback ({}).",
+                            model.id,
+                            failures.join("; ")
+                        )
                     }
                 });
                 (TurnStatus::Complete, c.usage, c.usage_estimated, notice)
             }
-            AttemptResult::Interrupted { partial, reason, usage } => {
+            AttemptResult::Interrupted {
+                partial,
+                reason,
+                usage,
+            } => {
                 answer = partial;
                 let usage = usage.unwrap_or_else(|| estimate_usage(&chat, &answer));
-                (TurnStatus::Partial, usage, true, Some(format!("Answer interrupted: {reason}. The partial answer is kept.")))
+                (
+                    TurnStatus::Partial,
+                    usage,
+                    true,
+                    Some(format!(
+                        "Answer interrupted: {reason}. The partial answer is kept."
+                    )),
+                )
             }
             AttemptResult::Failed(message) => {
                 let notice = format!("No answer: {message}");
@@ -417,19 +652,28 @@ impl Coach {
                     id
                 }
                 None => {
-                    let mut msg = NewMessage::assistant(conversation_id, model.id.clone(), answer.clone(), stored_status, now);
+                    let mut msg = NewMessage::assistant(
+                        conversation_id,
+                        model.id.clone(),
+                        answer.clone(),
+                        stored_status,
+                        now,
+                    );
                     msg.compare_lane = compare_lane.map(i64::from);
                     msg.system_prompt_version_used = context.prompt_version;
                     store.insert_message(&msg)?
                 }
             };
             if status != TurnStatus::Failed {
-                let upgrade = self.router.catalog().get(&self.router.policy().upgrade_model);
+                let upgrade = self
+                    .router
+                    .catalog()
+                    .get(&self.router.policy().upgrade_model);
                 store.insert_usage(&NewUsage {
                     conversation_id: Some(conversation_id),
                     message_id: Some(id),
                     decision_id: Some(decision_id),
-                    kind: crate::store::types::usage_kind::COACHING.to_string(),
+                    kind: crate::store::usage_kind::COACHING.to_string(),
                     model: model.id.clone(),
                     usage,
                     cost_usd: cost,
@@ -458,16 +702,34 @@ impl Coach {
             costs,
             notice,
         };
-        emit(Event::TurnFinished { turn, summary: summary.clone() });
+        emit(Event::TurnFinished {
+            turn,
+            summary: summary.clone(),
+        });
         Ok(summary)
     }
 
-    fn save_partial(&self, conversation_id: i64, model: &str, text: &str, lane: Option<u8>, id: &mut Option<i64>) {
+    fn save_partial(
+        &self,
+        conversation_id: i64,
+        model: &str,
+        text: &str,
+        lane: Option<u8>,
+        id: &mut Option<i64>,
+    ) {
         let store = self.store();
         let result = match *id {
-            Some(existing) => store.update_message(existing, text, MessageStatus::Partial).map(|_| existing),
+            Some(existing) => store
+                .update_message(existing, text, MessageStatus::Partial)
+                .map(|_| existing),
             None => {
-                let mut msg = NewMessage::assistant(conversation_id, model, text, MessageStatus::Partial, self.clock.now_ms());
+                let mut msg = NewMessage::assistant(
+                    conversation_id,
+                    model,
+                    text,
+                    MessageStatus::Partial,
+                    self.clock.now_ms(),
+                );
                 msg.compare_lane = lane.map(i64::from);
                 store.insert_message(&msg)
             }
@@ -514,12 +776,19 @@ impl Coach {
             created_at: self.clock.now_ms(),
         })?;
         tracing::info!(turn, model = %report.model, outcome = %report.outcome, status = ?report.http_status, "attempt");
-        emit(Event::AttemptFinished { turn, attempt: report });
+        emit(Event::AttemptFinished {
+            turn,
+            attempt: report,
+        });
         Ok(())
     }
 
     /// The cost meter: this turn, the conversation, today and this month (local time).
-    pub fn cost_snapshot(&self, conversation_id: i64, turn_cost: f64) -> anyhow::Result<CostSnapshot> {
+    pub fn cost_snapshot(
+        &self,
+        conversation_id: i64,
+        turn_cost: f64,
+    ) -> anyhow::Result<CostSnapshot> {
         let now = self.clock.now_ms();
         let (day_start, month_start) = self.clock.local_day_and_month_start(now);
         let store = self.store();
@@ -537,11 +806,52 @@ impl Coach {
         })
     }
 
+    /// Writes a conversation to `<data dir>/exports/` and returns the file's path.
+    pub fn export(
+        &self,
+        conversation_id: i64,
+        format: ExportFormat,
+    ) -> anyhow::Result<std::path::PathBuf> {
+        let (text, ext) = {
+            let store = self.store();
+            match format {
+                ExportFormat::Markdown => (store.export_markdown(Some(conversation_id))?, "md"),
+                ExportFormat::Json => (store.export_json(Some(conversation_id))?, "json"),
+            }
+        };
+        let dir = self.config.paths.data_dir.join("exports");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+        let path = dir.join(format!("conversation-{conversation_id}-{stamp}.{ext}"));
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
+
     /// Runs a whole turn (begin + run) for faces that do not need the ids first.
-    pub async fn send(&self, turn: TurnId, req: &SendRequest, events: &UnboundedSender<Event>, cancel: CancelSignal) -> anyhow::Result<TurnSummary> {
+    pub async fn send(
+        &self,
+        turn: TurnId,
+        req: &SendRequest,
+        events: &UnboundedSender<Event>,
+        cancel: CancelSignal,
+    ) -> anyhow::Result<TurnSummary> {
         let (conversation_id, user_message_id) = self.begin_turn(req, ConversationKind::Chat)?;
-        let _ = events.send(Event::TurnStarted { turn, conversation_id, user_message_id, compare_lane: None });
-        self.run_turn(turn, req, conversation_id, user_message_id, None, events, cancel).await
+        let _ = events.send(Event::TurnStarted {
+            turn,
+            conversation_id,
+            user_message_id,
+            compare_lane: None,
+        });
+        self.run_turn(
+            turn,
+            req,
+            conversation_id,
+            user_message_id,
+            None,
+            events,
+            cancel,
+        )
+        .await
     }
 }
 

@@ -5,7 +5,7 @@ use crate::providers::{ChatMessage, Role};
 use crate::routing::tokens::estimate_tokens;
 use crate::routing::types::Signal;
 use crate::store::Store;
-use crate::store::types::{MessageStatus, Role as StoredRole};
+use crate::store::{MessageStatus, Role as StoredRole};
 
 #[derive(Debug, Clone, Default)]
 pub struct HistoryWindow {
@@ -21,7 +21,12 @@ pub struct HistoryWindow {
 
 /// Loads the window for a conversation whose newest user message may already be stored:
 /// that message is left out (the caller appends it).
-pub fn load(store: &Store, conversation_id: i64, history_turns: u32, upgrade_threshold: f32) -> anyhow::Result<HistoryWindow> {
+pub fn load(
+    store: &Store,
+    conversation_id: i64,
+    history_turns: u32,
+    upgrade_threshold: f32,
+) -> anyhow::Result<HistoryWindow> {
     let recent = store.recent_messages(conversation_id, (history_turns as usize) * 2 + 1)?;
     let size = store.conversation_size(conversation_id)?;
     let mut msgs: Vec<_> = recent
@@ -41,14 +46,22 @@ pub fn load(store: &Store, conversation_id: i64, history_turns: u32, upgrade_thr
             _ => ChatMessage::user(m.content.clone()),
         })
         .collect();
-    let tokens = messages.iter().map(|m| estimate_tokens(&m.content) + 4).sum();
+    let tokens = messages
+        .iter()
+        .map(|m| estimate_tokens(&m.content) + 4)
+        .sum();
     let turns = size.turns.saturating_sub(u64::from(pending_user)) as u32;
     let decisions = store.recent_decisions(conversation_id, 16)?;
     let turns_since_signal_upgrade = decisions
         .iter()
         .position(|d| d.upgraded && triggered(&d.signals_json, upgrade_threshold))
         .map(|i| i as u32 + 1);
-    Ok(HistoryWindow { messages, prior_turns: turns, tokens, turns_since_signal_upgrade })
+    Ok(HistoryWindow {
+        messages,
+        prior_turns: turns,
+        tokens,
+        turns_since_signal_upgrade,
+    })
 }
 
 /// Whether a stored decision had a signal strong enough to upgrade on its own.
@@ -77,12 +90,20 @@ pub fn alternate(messages: Vec<ChatMessage>) -> Vec<ChatMessage> {
 
 /// A conversation title from its first message, until a better one is generated.
 pub fn title_from(text: &str) -> String {
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     let mut title: String = line.chars().take(48).collect();
     if line.chars().count() > 48 {
         title.push('…');
     }
-    if title.is_empty() { "New conversation".to_string() } else { title }
+    if title.is_empty() {
+        "New conversation".to_string()
+    } else {
+        title
+    }
 }
 
 #[cfg(test)]
@@ -105,7 +126,10 @@ mod tests {
 
     #[test]
     fn title_is_first_line_truncated() {
-        assert_eq!(title_from("\n  Should I take the job?\nmore"), "Should I take the job?");
+        assert_eq!(
+            title_from("\n  Should I take the job?\nmore"),
+            "Should I take the job?"
+        );
         assert_eq!(title_from(""), "New conversation");
         assert_eq!(title_from(&"x".repeat(60)).chars().count(), 49);
     }

@@ -29,8 +29,14 @@ pub fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<(Secret, KeyOrigin)>, KeyError> {
     if !source.api_key_env.is_empty() {
-        if let Some(v) = env(source.api_key_env).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
-            return Ok(Some((Secret::new(v), KeyOrigin::Env(source.api_key_env.to_string()))));
+        if let Some(v) = env(source.api_key_env)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+        {
+            return Ok(Some((
+                Secret::new(v),
+                KeyOrigin::Env(source.api_key_env.to_string()),
+            )));
         }
     }
     if !source.api_key_command.trim().is_empty() {
@@ -38,13 +44,19 @@ pub fn resolve(
         return Ok(Some((Secret::new(key), KeyOrigin::Command)));
     }
     if !source.api_key.trim().is_empty() {
-        return Ok(Some((Secret::new(source.api_key.trim().to_string()), KeyOrigin::ConfigFile)));
+        return Ok(Some((
+            Secret::new(source.api_key.trim().to_string()),
+            KeyOrigin::ConfigFile,
+        )));
     }
     Ok(None)
 }
 
 fn run_key_command(command: &str) -> Result<String, KeyError> {
-    let fail = |detail: String| KeyError::CommandFailed { command: command.to_string(), detail };
+    let fail = |detail: String| KeyError::CommandFailed {
+        command: command.to_string(),
+        detail,
+    };
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(command)
@@ -60,7 +72,10 @@ fn run_key_command(command: &str) -> Result<String, KeyError> {
             Some(status) => return Err(fail(format!("exited with {status}"))),
             None if started.elapsed() > KEY_COMMAND_TIMEOUT => {
                 let _ = child.kill();
-                return Err(fail(format!("no answer within {} s", KEY_COMMAND_TIMEOUT.as_secs())));
+                return Err(fail(format!(
+                    "no answer within {} s",
+                    KEY_COMMAND_TIMEOUT.as_secs()
+                )));
             }
             None => std::thread::sleep(Duration::from_millis(20)),
         }
@@ -68,7 +83,9 @@ fn run_key_command(command: &str) -> Result<String, KeyError> {
     let mut out = String::new();
     if let Some(mut stdout) = child.stdout.take() {
         use std::io::Read;
-        stdout.read_to_string(&mut out).map_err(|e| fail(e.to_string()))?;
+        stdout
+            .read_to_string(&mut out)
+            .map_err(|e| fail(e.to_string()))?;
     }
     let key = out.lines().next().unwrap_or("").trim().to_string();
     if key.is_empty() {
@@ -82,18 +99,31 @@ mod tests {
     use super::*;
 
     fn source<'a>(env: &'a str, cmd: &'a str, key: &'a str) -> KeySource<'a> {
-        KeySource { api_key_env: env, api_key_command: cmd, api_key: key }
+        KeySource {
+            api_key_env: env,
+            api_key_command: cmd,
+            api_key: key,
+        }
     }
 
     #[test]
     fn env_wins_then_command_then_file() {
         let env = |k: &str| (k == "MY_KEY").then(|| "from-env".to_string());
-        let (k, o) = resolve(source("MY_KEY", "echo from-cmd", "from-file"), &env).unwrap().unwrap();
-        assert_eq!((k.expose(), o), ("from-env", KeyOrigin::Env("MY_KEY".into())));
+        let (k, o) = resolve(source("MY_KEY", "echo from-cmd", "from-file"), &env)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (k.expose(), o),
+            ("from-env", KeyOrigin::Env("MY_KEY".into()))
+        );
         let none = |_: &str| None;
-        let (k, o) = resolve(source("MY_KEY", "echo from-cmd", "from-file"), &none).unwrap().unwrap();
+        let (k, o) = resolve(source("MY_KEY", "echo from-cmd", "from-file"), &none)
+            .unwrap()
+            .unwrap();
         assert_eq!((k.expose(), o), ("from-cmd", KeyOrigin::Command));
-        let (k, _) = resolve(source("", "", "from-file"), &none).unwrap().unwrap();
+        let (k, _) = resolve(source("", "", "from-file"), &none)
+            .unwrap()
+            .unwrap();
         assert_eq!(k.expose(), "from-file");
         assert!(resolve(source("", "", ""), &none).unwrap().is_none());
     }

@@ -23,15 +23,27 @@ impl Prompts {
     /// while later invalid edits keep the last good configuration (see `reload`).
     pub fn load(config: &Config) -> anyhow::Result<Prompts> {
         let sources = ReloadSources {
-            config_file: config.paths.config_file_exists.then(|| config.paths.config_file.clone()),
-            prompts_dir: config.paths.prompts_dir.exists().then(|| config.paths.prompts_dir.clone()),
+            config_file: config
+                .paths
+                .config_file_exists
+                .then(|| config.paths.config_file.clone()),
+            prompts_dir: config
+                .paths
+                .prompts_dir
+                .exists()
+                .then(|| config.paths.prompts_dir.clone()),
         };
         let live = LiveInteractions::new(Arc::new(config.catalog.clone()), sources)?;
         Ok(Prompts::new(Arc::new(live), config))
     }
 
     pub fn new(live: Arc<LiveInteractions>, config: &Config) -> Prompts {
-        let tier = config.settings.user.tier.parse().unwrap_or(UserTier::Standard);
+        let tier = config
+            .settings
+            .user
+            .tier
+            .parse()
+            .unwrap_or(UserTier::Standard);
         let name = Some(config.settings.user.name.clone()).filter(|n| !n.is_empty());
         Prompts { live, tier, name }
     }
@@ -55,13 +67,24 @@ impl Prompts {
     }
 
     /// Settings and system prompt for a coaching answer to `message`.
-    pub fn coaching(&self, message: &str, personal_prompt: Option<&str>) -> anyhow::Result<Prepared> {
+    pub fn coaching(
+        &self,
+        message: &str,
+        personal_prompt: Option<&str>,
+    ) -> anyhow::Result<Prepared> {
         let ctx = self.context(message);
-        Ok(self.live.current().prepare_coaching(self.tier, &ctx, personal_prompt)?)
+        Ok(self
+            .live
+            .current()
+            .prepare_coaching(self.tier, &ctx, personal_prompt)?)
     }
 
     /// Settings and prompt for any other interaction, with extra template parameters.
-    pub fn prepare(&self, interaction: Interaction, ctx: &PromptContext) -> anyhow::Result<Prepared> {
+    pub fn prepare(
+        &self,
+        interaction: Interaction,
+        ctx: &PromptContext,
+    ) -> anyhow::Result<Prepared> {
         Ok(self.live.current().prepare(interaction, self.tier, ctx)?)
     }
 }

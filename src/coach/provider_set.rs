@@ -10,7 +10,8 @@ use std::time::Duration;
 use crate::catalog::{Catalog, ModelSpec, ProviderKind};
 use crate::config::Config;
 use crate::providers::{
-    AnthropicClient, AnthropicConfig, OfflineCoach, OpenAiCompatClient, OpenAiCompatConfig, Provider, Timeouts,
+    AnthropicClient, AnthropicConfig, OfflineCoach, OpenAiCompatClient, OpenAiCompatConfig,
+    Provider, Timeouts,
 };
 
 use super::keys::{self, KeyOrigin};
@@ -36,7 +37,10 @@ fn timeouts(config: &Config) -> Timeouts {
 
 impl ProviderSet {
     /// Resolves keys (env, key command, config) and builds one client per provider.
-    pub fn from_config(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<ProviderSet> {
+    pub fn from_config(
+        config: &Config,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<ProviderSet> {
         let s = &config.settings;
         let offline = Provider::Offline(OfflineCoach::embedded()?);
         let mut key_origins = Vec::new();
@@ -53,7 +57,10 @@ impl ProviderSet {
                 .map(Provider::Anthropic)
                 .map_err(|e| e.to_string())
             }
-            None => Err(format!("no Anthropic key (set {})", key_hint(&s.anthropic.api_key_env))),
+            None => Err(format!(
+                "no Anthropic key (set {})",
+                key_hint(&s.anthropic.api_key_env)
+            )),
         };
         let openai = match keys::resolve(s.openai.key_source(), env)? {
             Some((key, origin)) => {
@@ -67,12 +74,18 @@ impl ProviderSet {
                 .map(Provider::OpenAiCompat)
                 .map_err(|e| e.to_string())
             }
-            None => Err(format!("no OpenAI key (set {})", key_hint(&s.openai.api_key_env))),
+            None => Err(format!(
+                "no OpenAI key (set {})",
+                key_hint(&s.openai.api_key_env)
+            )),
         };
         let mut endpoints = HashMap::new();
         for e in &s.endpoints {
             let client = if !e.enabled {
-                Err(format!("endpoint `{}` is disabled (set enabled = true in [[endpoints]])", e.name))
+                Err(format!(
+                    "endpoint `{}` is disabled (set enabled = true in [[endpoints]])",
+                    e.name
+                ))
             } else {
                 let key = keys::resolve(e.key_source(), env)?.map(|(k, origin)| {
                     key_origins.push((e.name.clone(), origin));
@@ -89,7 +102,13 @@ impl ProviderSet {
             };
             endpoints.insert(e.name.clone(), client);
         }
-        Ok(ProviderSet { anthropic, openai, endpoints, offline, key_origins })
+        Ok(ProviderSet {
+            anthropic,
+            openai,
+            endpoints,
+            offline,
+            key_origins,
+        })
     }
 
     /// A set with only the offline coach (tests, and `grow route`, which calls nothing).
@@ -148,5 +167,9 @@ impl ProviderSet {
 }
 
 fn key_hint(env: &str) -> String {
-    if env.is_empty() { "api_key_env or api_key_command in the config".to_string() } else { env.to_string() }
+    if env.is_empty() {
+        "api_key_env or api_key_command in the config".to_string()
+    } else {
+        env.to_string()
+    }
 }

@@ -28,7 +28,11 @@ impl SafetyNotices {
 
     /// The notice in the language the person wrote in.
     pub fn for_message(&self, message: &str) -> &str {
-        if is_mostly_cjk(message) { self.zh.notice.trim() } else { self.en.notice.trim() }
+        if is_mostly_cjk(message) {
+            self.zh.notice.trim()
+        } else {
+            self.en.notice.trim()
+        }
     }
 }
 
@@ -37,7 +41,8 @@ pub fn is_mostly_cjk(text: &str) -> bool {
     let (mut cjk, mut letters) = (0usize, 0usize);
     for c in text.chars().filter(|c| c.is_alphabetic()) {
         letters += 1;
-        if matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F) {
+        if matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+        {
             cjk += 1;
         }
     }
@@ -51,8 +56,14 @@ mod tests {
     #[test]
     fn notice_follows_the_persons_language() {
         let n = SafetyNotices::builtin().unwrap();
-        assert!(n.for_message("I don't want to live anymore").contains("988"));
+        assert!(
+            n.for_message("I don't want to live anymore")
+                .contains("988")
+        );
         assert!(n.for_message("我不想活了").contains("010-82951332"));
-        assert!(n.for_message("我觉得 burnout 很严重").contains("希望24热线"));
+        assert!(
+            n.for_message("我觉得 burnout 很严重")
+                .contains("希望24热线")
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
 
-use crate::store::types::ConversationKind;
+use crate::store::ConversationKind;
 
 use super::api::{Event, Intent, SendRequest, TurnId};
 use super::engine::{CancelSignal, Coach};
@@ -19,7 +19,11 @@ pub fn spawn(coach: Arc<Coach>) -> (UnboundedSender<Intent>, UnboundedReceiver<E
     (intent_tx, event_rx)
 }
 
-async fn run(coach: Arc<Coach>, mut intents: UnboundedReceiver<Intent>, events: UnboundedSender<Event>) {
+async fn run(
+    coach: Arc<Coach>,
+    mut intents: UnboundedReceiver<Intent>,
+    events: UnboundedSender<Event>,
+) {
     let mut next_turn: TurnId = 1;
     let mut cancels: HashMap<TurnId, watch::Sender<bool>> = HashMap::new();
     while let Some(intent) = intents.recv().await {
@@ -30,13 +34,28 @@ async fn run(coach: Arc<Coach>, mut intents: UnboundedReceiver<Intent>, events: 
                 next_turn += 1;
                 match coach.begin_turn(&req, ConversationKind::Chat) {
                     Ok((conversation_id, user_message_id)) => {
-                        let _ = events.send(Event::TurnStarted { turn, conversation_id, user_message_id, compare_lane: None });
+                        let _ = events.send(Event::TurnStarted {
+                            turn,
+                            conversation_id,
+                            user_message_id,
+                            compare_lane: None,
+                        });
                         let (tx, cancel) = CancelSignal::new();
                         cancels.insert(turn, tx);
-                        spawn_turn(coach.clone(), events.clone(), turn, req, conversation_id, user_message_id, None, cancel);
+                        spawn_turn(
+                            coach.clone(),
+                            events.clone(),
+                            turn,
+                            req,
+                            conversation_id,
+                            user_message_id,
+                            None,
+                            cancel,
+                        );
                     }
                     Err(e) => {
-                        let _ = events.send(Event::Error(format!("could not save your message: {e:#}")));
+                        let _ = events
+                            .send(Event::Error(format!("could not save your message: {e:#}")));
                     }
                 }
             }
@@ -50,15 +69,34 @@ async fn run(coach: Arc<Coach>, mut intents: UnboundedReceiver<Intent>, events: 
                         for (lane, model) in [(0u8, default), (1u8, upgrade)] {
                             let turn = next_turn;
                             next_turn += 1;
-                            let _ = events.send(Event::TurnStarted { turn, conversation_id, user_message_id, compare_lane: Some(lane) });
-                            let lane_req = SendRequest { pin: Some(model), force_upgrade: false, ..req.clone() };
+                            let _ = events.send(Event::TurnStarted {
+                                turn,
+                                conversation_id,
+                                user_message_id,
+                                compare_lane: Some(lane),
+                            });
+                            let lane_req = SendRequest {
+                                pin: Some(model),
+                                force_upgrade: false,
+                                ..req.clone()
+                            };
                             let (tx, cancel) = CancelSignal::new();
                             cancels.insert(turn, tx);
-                            spawn_turn(coach.clone(), events.clone(), turn, lane_req, conversation_id, user_message_id, Some(lane), cancel);
+                            spawn_turn(
+                                coach.clone(),
+                                events.clone(),
+                                turn,
+                                lane_req,
+                                conversation_id,
+                                user_message_id,
+                                Some(lane),
+                                cancel,
+                            );
                         }
                     }
                     Err(e) => {
-                        let _ = events.send(Event::Error(format!("could not save your message: {e:#}")));
+                        let _ = events
+                            .send(Event::Error(format!("could not save your message: {e:#}")));
                     }
                 }
             }
@@ -67,11 +105,25 @@ async fn run(coach: Arc<Coach>, mut intents: UnboundedReceiver<Intent>, events: 
                     let _ = tx.send(true);
                 }
             }
-            Intent::Preview { conversation_id, text } => match coach.preview(conversation_id, &text) {
+            Intent::Preview {
+                conversation_id,
+                text,
+            } => match coach.preview(conversation_id, &text) {
                 Ok(decision) => {
                     let _ = events.send(Event::Preview { decision });
                 }
                 Err(e) => tracing::debug!("preview failed: {e:#}"),
+            },
+            Intent::Export {
+                conversation_id,
+                format,
+            } => match coach.export(conversation_id, format) {
+                Ok(path) => {
+                    let _ = events.send(Event::Notice(format!("exported to {}", path.display())));
+                }
+                Err(e) => {
+                    let _ = events.send(Event::Error(format!("export failed: {e:#}")));
+                }
             },
             Intent::Shutdown => break,
         }
@@ -90,7 +142,18 @@ fn spawn_turn(
     cancel: CancelSignal,
 ) {
     tokio::spawn(async move {
-        if let Err(e) = coach.run_turn(turn, &req, conversation_id, user_message_id, lane, &events, cancel).await {
+        if let Err(e) = coach
+            .run_turn(
+                turn,
+                &req,
+                conversation_id,
+                user_message_id,
+                lane,
+                &events,
+                cancel,
+            )
+            .await
+        {
             tracing::error!(turn, "turn failed: {e:#}");
             let _ = events.send(Event::Error(format!("{e:#}")));
         }

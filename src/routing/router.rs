@@ -21,7 +21,11 @@ pub struct Router {
 
 impl Router {
     pub fn new(catalog: Arc<Catalog>, lexicon: Arc<Lexicon>, policy: RoutingPolicy) -> Router {
-        Router { catalog, lexicon, policy }
+        Router {
+            catalog,
+            lexicon,
+            policy,
+        }
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -46,7 +50,11 @@ impl Router {
     }
 
     /// Routes on the deterministic detectors alone.
-    pub fn decide(&self, input: &RouteInput<'_>, health: &HealthBook) -> Result<RouteDecision, RouteError> {
+    pub fn decide(
+        &self,
+        input: &RouteInput<'_>,
+        health: &HealthBook,
+    ) -> Result<RouteDecision, RouteError> {
         let signals = self.detect(input);
         self.decide_with(input, signals, SignalOrigin::Deterministic, health)
     }
@@ -59,7 +67,11 @@ impl Router {
         origin: SignalOrigin,
         health: &HealthBook,
     ) -> Result<RouteDecision, RouteError> {
-        let findings = Findings { signals, origin, message_tokens: estimate_tokens(input.message) };
+        let findings = Findings {
+            signals,
+            origin,
+            message_tokens: estimate_tokens(input.message),
+        };
         selector::select(&self.catalog, &self.policy, input, findings, health)
     }
 }

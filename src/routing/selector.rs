@@ -155,7 +155,9 @@ pub fn select(
         ));
         lookup(catalog, &policy.upgrade_model)?
     } else if let Some(configured) = input.configured_model {
-        reasons.push(format!("configured: {configured} serves this interaction for your tier (interactions config)"));
+        reasons.push(format!(
+            "configured: {configured} serves this interaction for your tier (interactions config)"
+        ));
         lookup(catalog, configured)?
     } else if input.force_upgrade {
         upgraded = true;
@@ -567,10 +569,20 @@ mod tests {
 
     #[test]
     fn configured_model_serves_unless_crisis() {
-        let input = RouteInput { configured_model: Some("gpt-4o-mini"), ..Default::default() };
-        let d = decide(&input, vec![sig(SignalKind::ComplexDecision, 0.9, "two offers")]);
+        let input = RouteInput {
+            configured_model: Some("gpt-4o-mini"),
+            ..Default::default()
+        };
+        let d = decide(
+            &input,
+            vec![sig(SignalKind::ComplexDecision, 0.9, "two offers")],
+        );
         assert_eq!(d.model, "gpt-4o-mini");
-        assert!(d.reasons[0].starts_with("configured: gpt-4o-mini"), "{}", d.reasons[0]);
+        assert!(
+            d.reasons[0].starts_with("configured: gpt-4o-mini"),
+            "{}",
+            d.reasons[0]
+        );
         let d = decide(&input, vec![sig(SignalKind::Crisis, 0.95, "end my life")]);
         assert_eq!(d.model, "claude-opus-4-6");
     }

@@ -148,6 +148,18 @@ impl Store {
         })
     }
 
+    /// The conversation's latest decisions, newest first (for session affinity).
+    pub fn recent_decisions(&self, conversation_id: i64, limit: usize) -> Result<Vec<Decision>> {
+        self.read(|conn| {
+            let sql = format!(
+                "SELECT {DECISION_COLS} FROM route_decisions WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params![conversation_id, limit as i64], decision_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(Into::into)
+        })
+    }
+
     pub fn decision(&self, id: i64) -> Result<Option<DecisionDetail>> {
         use rusqlite::OptionalExtension;
         self.read(|conn| {
