@@ -88,6 +88,9 @@ pub struct HealthSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct RetrySettings {
     pub max_retries: u32,
+    /// First backoff; doubles each retry (with jitter) up to `max_backoff_ms`.
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
     /// A server's `retry-after` is honoured up to this many seconds.
     pub max_retry_after_secs: u64,
 }
@@ -275,6 +278,8 @@ impl Default for RetrySettings {
     fn default() -> Self {
         RetrySettings {
             max_retries: 2,
+            initial_backoff_ms: 500,
+            max_backoff_ms: 8_000,
             max_retry_after_secs: 60,
         }
     }
@@ -726,6 +731,22 @@ fn validate(
         10,
         &toml_path!["retry", "max_retries"],
         "retries",
+        &ctx,
+    )?;
+    check_range(
+        s.retry.initial_backoff_ms,
+        1,
+        60_000,
+        &toml_path!["retry", "initial_backoff_ms"],
+        "milliseconds",
+        &ctx,
+    )?;
+    check_range(
+        s.retry.max_backoff_ms,
+        s.retry.initial_backoff_ms,
+        300_000,
+        &toml_path!["retry", "max_backoff_ms"],
+        "milliseconds, at least initial_backoff_ms",
         &ctx,
     )?;
     check_range(

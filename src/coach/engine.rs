@@ -108,8 +108,9 @@ pub fn retry_policy(config: &Config) -> RetryPolicy {
     let r = &config.settings.retry;
     RetryPolicy {
         max_retries: r.max_retries,
+        base: Duration::from_millis(r.initial_backoff_ms),
+        cap: Duration::from_millis(r.max_backoff_ms),
         max_retry_after: Duration::from_secs(r.max_retry_after_secs),
-        ..RetryPolicy::default()
     }
 }
 
@@ -393,6 +394,8 @@ impl Coach {
         let prefix_len = answer.len();
         let mut assistant_id: Option<i64> = None;
         let mut failures: Vec<String> = Vec::new();
+        // Providers whose account refused us (bad key, spend limit): their other models would too.
+        let mut blocked: Vec<(String, String)> = Vec::new();
         let mut outcome: Option<(String, AttemptResult)> = None;
         let started = Instant::now();
         let mut first_token_sent = false;
@@ -402,6 +405,26 @@ impl Coach {
                 continue;
             };
             let provider = match self.providers.for_model(&model) {
+                Ok(p) if blocked.iter().any(|(name, _)| name == p.name()) => {
+                    let why = blocked
+                        .iter()
+                        .find(|(name, _)| name == p.name())
+                        .map(|(_, why)| why.clone())
+                        .unwrap_or_default();
+                    self.record_attempt(
+                        turn,
+                        decision_id,
+                        None,
+                        &model,
+                        "skipped",
+                        None,
+                        None,
+                        0,
+                        Some(why),
+                        &emit,
+                    )?;
+                    continue;
+                }
                 Ok(p) => p,
                 Err(why) => {
                     self.record_attempt(
@@ -570,6 +593,14 @@ impl Coach {
                             },
                         ));
                         break;
+                    }
+                    if account_wide(&err) {
+                        let why = format!(
+                            "{} refused the account: {}",
+                            provider.name(),
+                            err.class.as_str().replace('_', " ")
+                        );
+                        blocked.push((provider.name().to_string(), why));
                     }
                     failures.push(format!(
                         "{}: {}",
@@ -863,6 +894,12 @@ fn strip(text: &str) -> String {
 fn counts_against_health(err: &ProviderError) -> bool {
     use crate::providers::ErrorClass::*;
     !matches!(err.class, Auth | BadRequest | SpendLimit | ContextTooLong)
+}
+
+/// Errors about the account rather than the model: every model of that provider would fail.
+fn account_wide(err: &ProviderError) -> bool {
+    use crate::providers::ErrorClass::*;
+    matches!(err.class, Auth | SpendLimit)
 }
 
 fn estimate_usage(req: &ChatRequest, answer: &str) -> Usage {
