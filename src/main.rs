@@ -110,8 +110,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Route(args)) => {
             let router = route_router(&config)?;
+            let interactions = grow::coach::prompts::Prompts::load(&config)?
+                .live()
+                .current();
             if args.jsonl {
-                let failed = route::run_jsonl(&router, std::io::stdin().lock(), &mut out)?;
+                let failed =
+                    route::run_jsonl(&router, &interactions, std::io::stdin().lock(), &mut out)?;
                 if failed > 0 {
                     eprintln!(
                         "grow: {failed} input line(s) could not be routed (see their \"error\" objects)"
@@ -127,7 +131,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 tier: args.tier,
                 history_tokens: Some(args.history_tokens),
             };
-            let decision = route::route_case(&router, &case)?;
+            let decision =
+                route::route_case(&router, &interactions, &case).map_err(anyhow::Error::msg)?;
             if args.json {
                 writeln!(
                     out,
@@ -167,6 +172,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Hot reload: edits to the config file or prompt templates apply from the next turn; an
+/// invalid edit keeps the last good configuration and shows the error in the status bar.
+fn watch_config(
+    coach: &Coach,
+    events: tokio::sync::mpsc::UnboundedSender<grow::coach::api::Event>,
+) -> Option<grow::coach::reload::ReloadWatcher> {
+    use grow::coach::api::Event;
+    use grow::coach::reload::ReloadEvent;
+    let watched =
+        coach
+            .prompts()
+            .live()
+            .watch(std::time::Duration::from_millis(300), move |event| {
+                let _ = events.send(match event {
+                    ReloadEvent::Applied { changes, .. } if changes.is_empty() => {
+                        Event::Notice("config reloaded".into())
+                    }
+                    ReloadEvent::Applied { changes, .. } => {
+                        Event::Notice(format!("config reloaded: {}", changes.join("; ")))
+                    }
+                    ReloadEvent::Rejected { error } => Event::Error(format!(
+                        "config edit ignored (keeping the last good one): {error}"
+                    )),
+                });
+            });
+    watched
+        .map_err(|e| tracing::warn!("config watching is off: {e}"))
+        .ok()
+}
+
 fn run_tui(config: Config) -> anyhow::Result<ExitCode> {
     let theme = config.settings.tui.theme;
     let opts_base = (
@@ -194,7 +229,9 @@ fn run_tui(config: Config) -> anyhow::Result<ExitCode> {
     };
     let rt = runtime()?;
     rt.block_on(async move {
-        let (intents, events) = grow::coach::worker::spawn(coach);
+        let (event_tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let _watcher = watch_config(&coach, event_tx.clone());
+        let intents = grow::coach::worker::start(coach, event_tx);
         grow::tui::run(opts, intents, events).await
     })?;
     Ok(ExitCode::SUCCESS)

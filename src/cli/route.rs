@@ -5,6 +5,8 @@ use std::io::{BufRead, Write};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::coach::interactions::{Interaction, ModelChoice, UserTier};
+use crate::coach::reload::Snapshot;
 use crate::routing::health::HealthBook;
 use crate::routing::router::Router;
 use crate::routing::selector::RouteInput;
@@ -76,25 +78,44 @@ fn round3(x: f32) -> f32 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// Routes one case. No clock: health is empty, so time does not matter.
+/// Routes one case. No clock: health is empty, so time does not matter. With a tier, the
+/// interaction config for that tier applies (a model fixed for COACHING_RESPONSE wins).
 pub fn route_case(
     router: &Router,
+    interactions: &Snapshot,
     case: &RouteCase,
-) -> Result<RouteDecision, crate::routing::selector::RouteError> {
+) -> Result<RouteDecision, String> {
+    let configured = match case.tier.as_deref() {
+        Some(tier) => {
+            let tier: UserTier = tier.parse().map_err(|e| format!("{e}"))?;
+            match interactions
+                .resolve(Interaction::CoachingResponse, tier)
+                .model
+            {
+                ModelChoice::Model(id) => Some(id),
+                ModelChoice::Route => None,
+            }
+        }
+        None => None,
+    };
     let input = RouteInput {
         message: &case.message,
         prior_turns: case.turns.unwrap_or(0),
         history_tokens: case.history_tokens.unwrap_or(0),
         escalation_risk: case.escalation_risk.unwrap_or_default(),
+        configured_model: configured.as_deref(),
         ..RouteInput::default()
     };
-    router.decide(&input, &HealthBook::default())
+    router
+        .decide(&input, &HealthBook::default())
+        .map_err(|e| e.to_string())
 }
 
 /// `--jsonl`: one output line per input line, in order; a bad line gets an `error` object.
 /// Returns how many lines failed.
 pub fn run_jsonl(
     router: &Router,
+    interactions: &Snapshot,
     input: impl BufRead,
     mut out: impl Write,
 ) -> anyhow::Result<usize> {
@@ -106,7 +127,9 @@ pub fn run_jsonl(
         }
         let result = serde_json::from_str::<RouteCase>(&line)
             .map_err(|e| format!("line {}: {e}", n + 1))
-            .and_then(|case| route_case(router, &case).map_err(|e| format!("line {}: {e}", n + 1)));
+            .and_then(|case| {
+                route_case(router, interactions, &case).map_err(|e| format!("line {}: {e}", n + 1))
+            });
         match result {
             Ok(decision) => serde_json::to_writer(&mut out, &RouteLine::from(&decision))?,
             Err(error) => {

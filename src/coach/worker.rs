@@ -13,10 +13,16 @@ use super::engine::{CancelSignal, Coach};
 
 /// Starts the worker on the current tokio runtime; returns the face's ends of the channels.
 pub fn spawn(coach: Arc<Coach>) -> (UnboundedSender<Intent>, UnboundedReceiver<Event>) {
-    let (intent_tx, intent_rx) = mpsc::unbounded_channel();
     let (event_tx, event_rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(coach, intent_rx, event_tx));
-    (intent_tx, event_rx)
+    (start(coach, event_tx), event_rx)
+}
+
+/// Starts the worker sending its events into `events` (which other sources, such as the
+/// config watcher, may share).
+pub fn start(coach: Arc<Coach>, events: UnboundedSender<Event>) -> UnboundedSender<Intent> {
+    let (intent_tx, intent_rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(coach, intent_rx, events));
+    intent_tx
 }
 
 async fn run(
