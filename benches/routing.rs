@@ -1,0 +1,66 @@
+//! One whole routing decision: `cargo bench --bench routing`.
+//! Target: median under 10 µs for a 2 KB message with a 1,000-turn history. The history
+//! enters as counts and token totals (never re-scanned), so its length costs nothing.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use grow::catalog::Catalog;
+use grow::routing::health::{HealthBook, HealthPolicy, Outcome};
+use grow::routing::lexicon::Lexicon;
+use grow::routing::router::Router;
+use grow::routing::selector::{RouteInput, RoutingPolicy};
+
+const SENTENCES: &[&str] = &[
+    "This week I went to the gym twice and finished the quarterly report on time.",
+    "My manager hinted at a promotion, but part of me wants to go back to hands-on work.",
+    "I keep going back and forth between staying in this role and moving to a smaller company.",
+    "Honestly I'm a bit tired, though the evening walks help a lot.",
+    "这周去了两次健身房，季度报告也按时写完了。",
+    "我一直在纠结是留在现在的岗位还是去一家小公司。",
+];
+
+fn message(bytes: usize) -> String {
+    let mut out = String::new();
+    for s in SENTENCES.iter().cycle() {
+        if out.len() + s.len() > bytes {
+            break;
+        }
+        out.push_str(s);
+        out.push(' ');
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let catalog = Arc::new(Catalog::builtin().expect("catalog"));
+    let lexicon = Arc::new(Lexicon::builtin().expect("lexicon"));
+    let router = Router::new(catalog, lexicon, RoutingPolicy::default());
+    let text = message(2048);
+    // A 1,000-turn conversation: ~120 tokens a turn, already counted by the coach.
+    let input = RouteInput {
+        message: &text,
+        prior_turns: 1_000,
+        history_tokens: 120_000,
+        system_tokens: 600,
+        turns_since_signal_upgrade: Some(2),
+        now_ms: 1_000_000,
+        ..RouteInput::default()
+    };
+    let healthy = HealthBook::new(HealthPolicy::default());
+    let mut cooling = HealthBook::new(HealthPolicy::default());
+    cooling.record("claude-opus-4-6", Outcome::Failure { retry_after_ms: Some(30_000) }, 999_000);
+
+    let mut group = c.benchmark_group("routing");
+    group.bench_function("decide 2KB message, 1000-turn history", |b| {
+        b.iter(|| router.decide(black_box(&input), black_box(&healthy)))
+    });
+    group.bench_function("decide 2KB message, upgrade model cooling down", |b| {
+        b.iter(|| router.decide(black_box(&input), black_box(&cooling)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
