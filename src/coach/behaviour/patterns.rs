@@ -2,11 +2,12 @@
 //! evidence and described in one sentence the coach and the profile screen can show.
 //!
 //! - **weekend misses**: misses (due commitments not kept on time) fall on Sat/Sun more
-//!   than chance says. The base rate is the weekend share of all due commitments, and never
-//!   below 2/7 (weekend days per week): someone who only commits on weekends also only misses
-//!   on weekends, which is no pattern. Flagged with at least `weekend_min_misses` misses when
-//!   a one-sided binomial test puts the chance of that many weekend misses below
-//!   `weekend_significance` (4 of 5 at 2/7: p ≈ 0.026, flagged; 3 of 4: p ≈ 0.073, not).
+//!   than chance says. Flagged when all hold: at least `weekend_min_misses` misses; a
+//!   one-sided binomial test against the 2/7 base rate (weekend days per week) puts the
+//!   chance of that many weekend misses below `weekend_significance` (4 of 5: p ≈ 0.026,
+//!   flagged; 3 of 4: p ≈ 0.073, not); and weekend commitments are missed at a higher rate
+//!   than weekday ones (someone who only commits on weekends also only misses on weekends,
+//!   which says nothing about weekends).
 //! - **drop-off after gaps**: a *gap* is a run of at least `gap_days` days without a check-in
 //!   after the first check-in ever seen (before it the person was not using grow yet). A gap
 //!   that ended with a check-in (the *return*) *relapses* when another gap starts within
@@ -40,7 +41,7 @@ pub enum PatternKind {
 }
 
 /// A flagged pattern and its sentence, e.g. "misses cluster on weekends: 4 of 5 missed
-/// commitments were due on Sat/Sun (29% expected)".
+/// commitments were due on Sat/Sun (4 of 4 weekend commitments missed vs 1 of 6 on weekdays)".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pattern {
     pub kind: PatternKind,
@@ -55,7 +56,7 @@ pub struct WeekendMissStats {
     pub weekend_misses: u32,
     pub due: u32,
     pub weekend_due: u32,
-    /// The share of misses expected on weekends by chance.
+    /// The share of misses expected on weekends by chance (2/7).
     pub base_rate: f64,
     /// P(at least `weekend_misses` of `misses` on weekends | base rate); `None` without misses.
     pub p_value: Option<f64>,
@@ -105,13 +106,13 @@ pub(crate) fn weekend_misses(
         .collect();
     let weekend_misses = misses.iter().filter(|d| is_weekend(**d)).count() as u32;
     let misses = misses.len() as u32;
-    let base_rate = ratio(weekend_due, due)
-        .unwrap_or(0.0)
-        .max(WEEKEND_SHARE_OF_WEEK);
+    let base_rate = WEEKEND_SHARE_OF_WEEK;
     let p_value = (misses > 0).then(|| binomial_tail(misses, weekend_misses, base_rate));
+    let weekend_miss_rate = ratio(weekend_misses, weekend_due);
+    let weekday_miss_rate = ratio(misses - weekend_misses, due - weekend_due);
     let flagged = misses >= config.weekend_min_misses
-        && base_rate < 1.0
-        && p_value.is_some_and(|p| p < config.weekend_significance);
+        && p_value.is_some_and(|p| p < config.weekend_significance)
+        && matches!((weekend_miss_rate, weekday_miss_rate), (Some(we), Some(wd)) if we > wd);
     WeekendMissStats {
         misses,
         weekend_misses,
@@ -260,10 +261,6 @@ pub(crate) fn gaps(
     stats
 }
 
-fn percent(x: f64) -> String {
-    format!("{:.0}%", x * 100.0)
-}
-
 /// The patterns the evidence in `m` supports, in a stable order.
 pub(crate) fn flagged(m: &Metrics, config: &MetricsConfig) -> Vec<Pattern> {
     let mut out = Vec::new();
@@ -272,10 +269,13 @@ pub(crate) fn flagged(m: &Metrics, config: &MetricsConfig) -> Vec<Pattern> {
         out.push(Pattern {
             kind: PatternKind::WeekendMisses,
             summary: format!(
-                "misses cluster on weekends: {} of {} missed commitments were due on Sat/Sun ({} expected)",
+                "misses cluster on weekends: {} of {} missed commitments were due on Sat/Sun ({} of {} weekend commitments missed vs {} of {} on weekdays)",
                 w.weekend_misses,
                 w.misses,
-                percent(w.base_rate)
+                w.weekend_misses,
+                w.weekend_due,
+                w.misses - w.weekend_misses,
+                w.due - w.weekend_due
             ),
         });
     }

@@ -2,11 +2,14 @@
 //! question the job asks every hour: is a prompt update due now?
 //!
 //! An update is due when both hold:
-//! - the last update is at least `min_days_between_updates` **calendar days** old (local
-//!   dates, not 24-hour periods: a job that ran at 03:05 last Sunday must be due again at
-//!   03:00 this Sunday, or a weekly cron would only fire every other week);
 //! - the weekly slot (`update_day` at `update_hour`:00 local) has passed since the last
-//!   update: the most recent slot at or before now is later than the last update.
+//!   update: the most recent slot at or before now is later than the last update;
+//! - the last update is at least `min_days_between_updates` **calendar days** old, counted
+//!   up to that slot. Calendar days (local dates), not 24-hour periods: a job that ran at
+//!   03:05 last Sunday must be due again at 03:00 this Sunday, or a weekly cron would only
+//!   fire every other week. Counted up to the slot, not up to now: after a manual
+//!   regeneration on a Thursday the next update waits for the Sunday slot ten days later,
+//!   instead of firing at midnight the next Thursday.
 //!
 //! `--force` is the caller's business; times are local wall-clock times the caller computed.
 
@@ -320,44 +323,53 @@ pub fn is_update_due(
             due_at: None,
         };
     }
-    let min_days = policy.min_days_between_updates;
+    let min_days = i64::from(policy.min_days_between_updates);
     let days_old = (now.date() - last.date()).num_days();
-    // First slot strictly after the last update; the first day far enough from it.
-    let next_slot = policy.last_slot(last) + chrono::Duration::days(7);
-    let old_enough_from = last
-        .date()
-        .checked_add_days(Days::new(u64::from(min_days)))
-        .unwrap_or(chrono::NaiveDate::MAX)
-        .and_time(NaiveTime::MIN);
-    let due_at = next_slot.max(old_enough_from);
+    let slot = policy.last_slot(now);
+    let slot_days_after_last = (slot.date() - last.date()).num_days();
+    let due_at = first_due_slot(policy, last);
     let fmt = |t: NaiveDateTime| t.format("%a %Y-%m-%d %H:%M").to_string();
 
-    if days_old < i64::from(min_days) {
-        Due {
-            due: false,
-            reason: format!(
-                "last update was {days_old} day(s) ago; updates are at least {min_days} days apart (next: {})",
-                fmt(due_at)
-            ),
-            due_at: Some(due_at),
-        }
-    } else if policy.last_slot(now) <= last {
-        Due {
-            due: false,
-            reason: format!(
-                "the {slot_name} slot has not come round since the last update (next: {})",
-                fmt(due_at)
-            ),
-            due_at: Some(due_at),
-        }
+    let not_due = |reason: String| Due {
+        due: false,
+        reason,
+        due_at: Some(due_at),
+    };
+    if days_old < min_days {
+        not_due(format!(
+            "last update was {days_old} day(s) ago; updates are at least {min_days} days apart (next: {})",
+            fmt(due_at)
+        ))
+    } else if slot <= last {
+        not_due(format!(
+            "the {slot_name} slot has not come round since the last update (next: {})",
+            fmt(due_at)
+        ))
+    } else if slot_days_after_last < min_days {
+        not_due(format!(
+            "the last slot ({}) was only {slot_days_after_last} day(s) after the last update; updates are at least {min_days} days apart (next: {})",
+            fmt(slot),
+            fmt(due_at)
+        ))
     } else {
         Due {
             due: true,
             reason: format!(
                 "last update {days_old} days ago and the {slot_name} slot ({}) has passed",
-                fmt(policy.last_slot(now))
+                fmt(slot)
             ),
             due_at: Some(due_at),
         }
     }
+}
+
+/// The first slot after `last` that is at least `min_days_between_updates` calendar days
+/// after it: the moment the update becomes due.
+fn first_due_slot(policy: &UpdatePolicy, last: NaiveDateTime) -> NaiveDateTime {
+    let min_days = i64::from(policy.min_days_between_updates);
+    let mut slot = policy.last_slot(last) + chrono::Duration::days(7);
+    while (slot.date() - last.date()).num_days() < min_days {
+        slot += chrono::Duration::days(7);
+    }
+    slot
 }
