@@ -812,3 +812,31 @@ fn custom_thresholds_apply() {
     assert!(detect_change(&p, Some(&baseline()), &with(|m| m.current_streak = 6)).regenerate);
     assert!(!detect_change(&p, Some(&baseline()), &with(|m| m.current_streak = 5)).regenerate);
 }
+
+#[test]
+fn slow_drift_is_caught_against_the_prompts_snapshot_not_week_to_week() {
+    let p = UpdatePolicy::default();
+    let week = |n: u32| with(|m| m.logging_consistency = 0.50 - 0.05 * f64::from(n));
+    // Week to week, each step is 0.05: never a change.
+    for n in 1..=4 {
+        assert!(!detect_change(&p, Some(&week(n - 1)), &week(n)).regenerate);
+    }
+    // Against the snapshot the prompt was built from (week 0): 0.10 is not more than the
+    // threshold, 0.15 is.
+    assert!(!detect_change(&p, Some(&week(0)), &week(2)).regenerate);
+    assert!(detect_change(&p, Some(&week(0)), &week(3)).regenerate);
+}
+
+#[test]
+fn extreme_spacing_does_not_overflow() {
+    let p = UpdatePolicy {
+        min_days_between_updates: 366,
+        ..UpdatePolicy::default()
+    };
+    let due = is_update_due(&p, Some(dt("2026-03-08 03:10")), dt("2026-03-15 03:00"));
+    assert!(!due.due);
+    let at = due.due_at.unwrap();
+    assert_eq!(chrono::Datelike::weekday(&at), Weekday::Sun);
+    assert!((at.date() - d("2026-03-08")).num_days() >= 366);
+    assert!((at.date() - d("2026-03-08")).num_days() < 366 + 7);
+}

@@ -8,6 +8,8 @@
 //!   commitments due today. A job running at 03:00 would otherwise see everyone slip.
 //! - **logging consistency**: check-in days in the window / observed days, where observed
 //!   days are the whole window when today has a check-in, else the window without today.
+//!   The window does not shrink for someone new: days before their first check-in count
+//!   as days without one (only the gap detector ignores them).
 //! - **current streak**: consecutive check-in days ending today, or ending yesterday when
 //!   today has none yet. **best streak**: the longest run in all the check-ins given (at
 //!   least the current streak); pass as much history as the best streak should cover.

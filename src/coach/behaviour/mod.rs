@@ -15,8 +15,8 @@
 //! `is_update_due` → `compute_metrics` → `detect_change(previous, current)` → regenerate or
 //! store the snapshot only. `previous` should be the snapshot the *current prompt version was
 //! generated from*, not simply last week's snapshot: compared week to week, a slow drift (a
-//! person who slips 5% a week) never crosses a threshold, while compared to the prompt's own
-//! baseline it does after two weeks. `benches/update_simulation.rs` measures both.
+//! person who slips 5 points a week) never crosses a 0.10 threshold, while compared to the
+//! prompt's own baseline it does in the third week. `benches/update_simulation.rs` measures both.
 
 pub mod change;
 pub mod days;
@@ -30,4 +30,4 @@ pub use metrics::{
     Commitment, CommitmentCounts, CommitmentStatus, Metrics, MetricsConfig, compute_metrics,
 };
 pub use patterns::{GapStats, Pattern, PatternKind, WeekendCheckinStats, WeekendMissStats};
-pub use schedule::{Due, UpdatePolicy, env_names, is_update_due};
+pub use schedule::{Due, UpdatePolicy, env_names, is_update_due, parse_weekday};

@@ -242,7 +242,7 @@ pub(crate) fn gaps(
             .is_some_and(|next| next.start <= relapse_by);
         // Without a relapse, the gap is judged once a gap starting on the last allowed day
         // would already have reached full length.
-        let observed_enough = plus(relapse_by, config.gap_days - 1) <= end;
+        let observed_enough = plus(relapse_by, config.gap_days.saturating_sub(1)) <= end;
         if relapsed || observed_enough {
             stats.judged += 1;
             stats.relapses += u32::from(relapsed);

@@ -367,9 +367,16 @@ pub fn is_update_due(
 /// after it: the moment the update becomes due.
 fn first_due_slot(policy: &UpdatePolicy, last: NaiveDateTime) -> NaiveDateTime {
     let min_days = i64::from(policy.min_days_between_updates);
-    let mut slot = policy.last_slot(last) + chrono::Duration::days(7);
-    while (slot.date() - last.date()).num_days() < min_days {
-        slot += chrono::Duration::days(7);
+    let after = |slot: NaiveDateTime, weeks: i64| {
+        slot.checked_add_signed(chrono::Duration::weeks(weeks))
+            .unwrap_or(NaiveDateTime::MAX)
+    };
+    let next = after(policy.last_slot(last), 1);
+    let short = min_days - (next.date() - last.date()).num_days();
+    if short <= 0 {
+        next
+    } else {
+        // Whole weeks needed to make up the shortfall, rounded up.
+        after(next, (short + 6) / 7)
     }
-    slot
 }
