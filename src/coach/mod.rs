@@ -2,6 +2,7 @@
 
 pub mod analyzer_cache;
 pub mod api;
+pub mod behaviour;
 pub mod clock;
 pub mod engine;
 pub mod history;
