@@ -50,7 +50,13 @@ fn bench(c: &mut Criterion) {
     };
     let healthy = HealthBook::new(HealthPolicy::default());
     let mut cooling = HealthBook::new(HealthPolicy::default());
-    cooling.record("claude-opus-4-6", Outcome::Failure { retry_after_ms: Some(30_000) }, 999_000);
+    cooling.record(
+        "claude-opus-4-6",
+        Outcome::Failure {
+            retry_after_ms: Some(30_000),
+        },
+        999_000,
+    );
 
     let mut group = c.benchmark_group("routing");
     group.bench_function("decide 2KB message, 1000-turn history", |b| {

@@ -142,10 +142,32 @@ pub struct Catalog {
     by_id: HashMap<String, usize>,
 }
 
+/// The catalog file's default/upgrade pair.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultPair {
+    pub default: String,
+    pub upgrade: String,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogFile {
+    #[serde(default)]
+    defaults: Option<DefaultPair>,
     models: Vec<ModelSpec>,
+}
+
+/// The default/upgrade pair shipped in `assets/models.toml` (validated by the tests and at
+/// start with the rest of the config; empty ids would be refused there with a clear error).
+pub fn builtin_default_pair() -> DefaultPair {
+    #[derive(Deserialize)]
+    struct OnlyDefaults {
+        defaults: DefaultPair,
+    }
+    toml::from_str::<OnlyDefaults>(BUILTIN_CATALOG)
+        .map(|f| f.defaults)
+        .unwrap_or_default()
 }
 
 impl Catalog {
@@ -164,6 +186,19 @@ impl Catalog {
             })?;
         }
         let catalog = Catalog::from_models(parsed.models);
+        if let Some(pair) = &parsed.defaults {
+            for (key, id) in [("default", &pair.default), ("upgrade", &pair.upgrade)] {
+                if catalog.get(id).is_none() {
+                    return Err(SourceError::at_path(
+                        file,
+                        src,
+                        &toml_path!["defaults", key],
+                        format!("unknown model `{id}`"),
+                        Some(catalog.suggest(id)),
+                    ));
+                }
+            }
+        }
         if let Some((i, id)) = catalog.first_duplicate() {
             return Err(SourceError::at_path(
                 file,
@@ -382,6 +417,14 @@ mod tests {
         ] {
             assert!(c.get(id).is_some(), "{id} missing");
         }
+    }
+
+    #[test]
+    fn builtin_default_pair_is_in_the_catalog() {
+        let c = Catalog::builtin().unwrap();
+        let pair = builtin_default_pair();
+        assert_eq!(c.get(&pair.default).map(|m| m.tier), Some(2));
+        assert_eq!(c.get(&pair.upgrade).map(|m| m.tier), Some(1));
     }
 
     #[test]

@@ -244,9 +244,10 @@ fn yes() -> bool {
 
 impl Default for ModelSettings {
     fn default() -> Self {
+        let pair = crate::catalog::builtin_default_pair();
         ModelSettings {
-            default: "claude-sonnet-4-6".into(),
-            upgrade: "claude-opus-4-6".into(),
+            default: pair.default,
+            upgrade: pair.upgrade,
             auto_upgrade: true,
         }
     }

@@ -227,7 +227,8 @@ fn no_model_id_literal_in_src_outside_the_catalog() {
     let mut report = Vec::new();
     for file in files {
         let rel = file.strip_prefix(root).unwrap_or(&file);
-        if rel == Path::new("src/catalog.rs") {
+        // The catalog loader, and test modules kept in their own `tests.rs` files.
+        if rel == Path::new("src/catalog.rs") || rel.file_name().is_some_and(|n| n == "tests.rs") {
             continue;
         }
         let src = fs::read_to_string(&file).expect("source file is UTF-8");

@@ -30,9 +30,10 @@ pub struct RoutingPolicy {
 
 impl Default for RoutingPolicy {
     fn default() -> Self {
+        let pair = crate::catalog::builtin_default_pair();
         RoutingPolicy {
-            default_model: "claude-sonnet-4-6".into(),
-            upgrade_model: "claude-opus-4-6".into(),
+            default_model: pair.default,
+            upgrade_model: pair.upgrade,
             auto_upgrade: true,
             long_context_turns: 40,
             upgrade_threshold: 0.5,

@@ -132,7 +132,7 @@ fn check_model(model: &str, catalog: &Catalog) -> Result<(), Invalid> {
         Some(spec) if spec.is_offline() => Err(Invalid::new(
             "model",
             format!("`{model}` is the offline coach and cannot analyze messages"),
-            Some("pick a small online model such as `gpt-4o-mini` or `claude-haiku-5-5`".into()),
+            Some("pick a small, cheap online model (tier 3 in `grow models`)".into()),
         )),
         Some(_) => Ok(()),
     }
