@@ -35,6 +35,24 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
     Config::load(&opts).map_err(anyhow::Error::from)
 }
 
+/// Where each provider's key comes from (never the key), or why it has none.
+fn key_lines(config: &Config) -> Vec<String> {
+    match ProviderSet::from_config(config, &process_env) {
+        Ok(set) => {
+            let mut lines: Vec<String> = set
+                .key_origins
+                .iter()
+                .map(|(provider, origin)| format!("key    {provider}: from {origin}"))
+                .collect();
+            if !set.any_remote() {
+                lines.push("key    none configured: the offline coach answers (set ANTHROPIC_API_KEY or OPENAI_API_KEY)".into());
+            }
+            lines
+        }
+        Err(e) => vec![format!("key    error: {e:#}")],
+    }
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -98,12 +116,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             writeln!(out, "{}", text.trim_end()).context("writing to stdout")?;
         }
-        Some(Command::Config(ConfigCommand::Check)) => {
-            write!(
-                out,
-                "{}",
-                config_cmd::render_check(&config, Style::stdout())
-            )?;
+        Some(Command::Config(ConfigCommand::Check { stats })) => {
+            let keys = key_lines(&config);
+            let report = config_cmd::check(&config, &keys, stats, Style::stdout());
+            write!(out, "{}", report.text)?;
+            if !report.ok {
+                return Ok(ExitCode::from(2));
+            }
         }
         Some(Command::Config(ConfigCommand::Path)) => {
             write!(out, "{}", config_cmd::render_paths(&config))?;

@@ -94,8 +94,13 @@ pub struct AskArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate the config file and print the effective settings (keys redacted).
-    Check,
+    /// Validate the config, interactions and prompt templates; print the effective settings
+    /// (keys redacted).
+    Check {
+        /// Also resolve and render every interaction and print lookup/template diagnostics.
+        #[arg(long)]
+        stats: bool,
+    },
     /// Print where the config file, database, logs and prompt overrides live.
     Path,
 }

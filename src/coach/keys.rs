@@ -17,6 +17,16 @@ pub enum KeyOrigin {
     ConfigFile,
 }
 
+impl std::fmt::Display for KeyOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyOrigin::Env(var) => write!(f, "${var}"),
+            KeyOrigin::Command => f.write_str("api_key_command"),
+            KeyOrigin::ConfigFile => f.write_str("the config file"),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("api_key_command `{command}` failed: {detail}")]
