@@ -304,7 +304,9 @@ impl Coach {
                 profile_id: self.profile_id,
                 title: Some(history::title_from(&req.text)),
                 kind,
-                system_prompt_version_used: None,
+                system_prompt_version_used: store
+                    .latest_prompt_version(self.profile_id)?
+                    .map(|p| p.version),
                 created_at: now,
             })?,
         };
