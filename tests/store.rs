@@ -1114,3 +1114,17 @@ fn store_can_move_to_a_worker_thread() {
     let handle = std::thread::spawn(move || store.profiles().unwrap().len());
     assert_eq!(handle.join().unwrap(), 0);
 }
+
+#[test]
+fn unopenable_paths_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Read { .. } | StoreError::Open { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&dir.path().display().to_string()),
+        "{err}"
+    );
+}
