@@ -1114,3 +1114,58 @@ fn store_can_move_to_a_worker_thread() {
     let handle = std::thread::spawn(move || store.profiles().unwrap().len());
     assert_eq!(handle.join().unwrap(), 0);
 }
+
+#[test]
+fn unopenable_paths_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Read { .. } | StoreError::Open { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&dir.path().display().to_string()),
+        "{err}"
+    );
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Whatever a person types, search answers (possibly with nothing) and never errors.
+        #[test]
+        fn any_query_is_safe(q in "\\PC{0,24}") {
+            let store = Store::open_in_memory().unwrap();
+            let p = profile(&store, "ana");
+            let c = conversation(&store, p, "t", NOV_1);
+            store.insert_message(&NewMessage::user(c, "我不知道怎么表达自己 goal", NOV_1)).unwrap();
+            prop_assert!(store.search(&q, 10).is_ok());
+        }
+
+        /// Any run of Chinese characters inside a message finds that message, highlighted.
+        #[test]
+        fn any_chinese_substring_is_found(
+            text in "[一-龥]{1,20}",
+            start in 0usize..20,
+            len in 1usize..6,
+        ) {
+            let chars: Vec<char> = text.chars().collect();
+            let start = start % chars.len();
+            let end = (start + len).min(chars.len());
+            let needle: String = chars[start..end].iter().collect();
+            let store = Store::open_in_memory().unwrap();
+            let p = profile(&store, "ana");
+            let c = conversation(&store, p, "t", NOV_1);
+            let id = store
+                .insert_message(&NewMessage::user(c, format!("前言 {text} 结尾"), NOV_1))
+                .unwrap();
+            let hits = store.search(&needle, 10).unwrap();
+            prop_assert!(hits.iter().any(|h| h.message_id == id), "{needle} in {text}");
+            prop_assert!(hits[0].snippet.contains('['), "{}", hits[0].snippet);
+        }
+    }
+}

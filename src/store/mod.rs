@@ -61,6 +61,8 @@ pub enum StoreError {
         path.display()
     )]
     Corrupt { path: PathBuf, detail: String },
+    #[error("cannot open the database {}: {detail}", path.display())]
+    Open { path: PathBuf, detail: String },
     #[error(
         "the database {} has schema version {found}, newer than this grow understands \
          (up to {supported}); upgrade grow or point it at another file",
@@ -322,7 +324,10 @@ fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {
             };
             StoreError::corrupt(path, detail)
         }
-        _ => StoreError::Sqlite(e),
+        _ => StoreError::Open {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        },
     }
 }
 

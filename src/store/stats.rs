@@ -246,14 +246,13 @@ impl DecisionPass {
     fn finish(&mut self, current: &mut Option<OpenDecision>) {
         let Some(d) = current.take() else { return };
         match d.answered_by {
-            Some((model, provider)) => {
-                if model != d.model {
-                    self.fallbacks += 1;
-                    if provider == "offline" && d.provider != "offline" {
-                        self.offline_answers += 1;
-                    }
+            Some((model, provider)) if model != d.model => {
+                self.fallbacks += 1;
+                if provider == "offline" && d.provider != "offline" {
+                    self.offline_answers += 1;
                 }
             }
+            Some(_) => {}
             None if d.tried > 0 => self.failed += 1,
             None => {}
         }
