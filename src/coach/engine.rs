@@ -228,6 +228,35 @@ impl Coach {
         f(&self.store())
     }
 
+    pub fn with_health<T>(&self, f: impl FnOnce(&HealthBook) -> T) -> T {
+        f(&self.health())
+    }
+
+    pub fn with_health_mut<T>(&self, f: impl FnOnce(&mut HealthBook) -> T) -> T {
+        f(&mut self.health())
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn profile_id(&self) -> i64 {
+        self.profile_id
+    }
+
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The provider serving `model`, or why none can.
+    pub fn provider_for(&self, model: &ModelSpec) -> Result<&crate::providers::Provider, String> {
+        self.providers.for_model(model)
+    }
+
     /// The decision a draft would get, without sending or storing anything.
     pub fn preview(
         &self,

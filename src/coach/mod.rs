@@ -8,6 +8,7 @@ pub mod engine;
 pub mod history;
 pub mod interactions;
 pub mod keys;
+pub mod oneshot;
 pub mod prompts;
 pub mod provider_set;
 pub mod reload;
