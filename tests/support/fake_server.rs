@@ -213,6 +213,9 @@ impl FakeServer {
             let mut connections = JoinSet::new();
             let mut connection = 0;
             while let Ok((socket, _)) = listener.accept().await {
+                // Small writes go out at once, as a real streaming server's do (otherwise
+                // Nagle + delayed ACK adds ~40 ms per response).
+                let _ = socket.set_nodelay(true);
                 connection += 1;
                 let id = connection - 1;
                 let replies = Arc::clone(&replies);
@@ -399,7 +402,9 @@ async fn write_reply(socket: &mut TcpStream, reply: Reply) -> std::io::Result<Ke
                 if stall_after == Some(i) {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                 }
-                tokio::time::sleep(delay).await;
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
                 let mut frame = format!("{:x}\r\n", piece.len()).into_bytes();
                 frame.extend_from_slice(piece);
                 frame.extend_from_slice(b"\r\n");
