@@ -385,6 +385,18 @@ impl Tab {
             })
     }
 
+    /// Since when something in this tab waits for its first token (chat turn, comparison lane
+    /// or a send not started yet): the spinner runs while this is `Some`.
+    pub fn spinner_since(&self) -> Option<Instant> {
+        if let Some(p) = &self.pending {
+            return Some(p.since);
+        }
+        self.live_turns()
+            .filter(|t| t.first_token_ms.is_none())
+            .map(|t| t.sent_at)
+            .min()
+    }
+
     /// Lines drawn below the last message (the spinner).
     pub fn footer_lines(&self) -> usize {
         usize::from(self.waiting().is_some())
