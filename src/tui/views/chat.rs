@@ -60,7 +60,7 @@ pub fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App) {
     }
     let mut spans = vec![Span::styled(brand, t.title)];
     if first > 0 {
-        spans.push(Span::styled("‹ ", t.dim));
+        spans.push(Span::styled("‹", t.dim));
     }
     for (i, label) in labels.into_iter().enumerate().skip(first) {
         let style = if i == active { t.tab_active } else { t.tab };
@@ -113,14 +113,14 @@ pub fn visible_lines(
     }
     for m in tab.messages.iter().rev() {
         let fresh;
-        let lines = match m.cached_lines(ctx.width) {
-            Some(l) => l,
+        let parts = match m.cached_lines(ctx.width) {
+            Some(parts) => parts,
             None => {
                 fresh = m.layout(ctx);
-                &fresh
+                [fresh.as_slice(), &[], &[]]
             }
         };
-        for line in lines.iter().rev() {
+        for line in parts.iter().rev().flat_map(|p| p.iter().rev()) {
             if take(line, &mut out) {
                 out.reverse();
                 return out;
