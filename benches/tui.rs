@@ -3,7 +3,8 @@
 //! - `frame_10k_messages_200x50`: one full frame of a 10,000-message conversation on a
 //!   200×50 TestBackend (target: median under 2 ms).
 //! - `keystroke_to_frame`: one typed character handled and the frame drawn.
-//! - `delta_to_frame`: one streamed delta appended to a long answer, re-laid out and drawn.
+//! - `delta_to_frame`: one streamed delta appended to a long answer (only its unsettled last
+//!   paragraph is laid out again) and the frame drawn.
 //! - `resize_to_frame`: a width change (re-wrap of what is visible) and the frame drawn.
 
 use std::hint::black_box;
@@ -106,12 +107,16 @@ fn delta(c: &mut Criterion) {
             now,
         );
     }
+    // Deltas of one word, a paragraph break every 40 words, like a real answer.
+    let mut n = 0u64;
     c.bench_function("delta_to_frame", |b| {
         b.iter(|| {
+            n += 1;
+            let text = if n % 40 == 0 { "word.\n\n" } else { "word " };
             app.handle_coach_event(
                 Event::Delta {
                     turn: 1,
-                    text: "word ".into(),
+                    text: text.into(),
                 },
                 now,
             );

@@ -607,3 +607,168 @@ fn long_history_scrolled_up_shows_indicator() {
     s.key(KeyCode::PageUp, KeyModifiers::NONE, 0);
     snapshot("scrolled_100x30", &s);
 }
+
+/// The real event loop against a scripted worker, for looking at the TUI in a terminal:
+/// `cargo test --test tui_snapshots interactive -- --ignored` inside a terminal (or tmux).
+/// Ignored by default: it needs a TTY and a person (or `tmux send-keys`) to quit it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "interactive: needs a terminal"]
+async fn interactive_demo_with_scripted_worker() -> anyhow::Result<()> {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+
+    use grow::coach::api::Intent;
+    use tokio::sync::mpsc::unbounded_channel;
+
+    let (intent_tx, mut intent_rx) = unbounded_channel::<Intent>();
+    let (event_tx, event_rx) = unbounded_channel::<Event>();
+    let cancelled: Arc<Mutex<HashSet<u64>>> = Arc::default();
+    let worker = tokio::spawn(async move {
+        let mut next_turn = 1u64;
+        let mut month = 3.0;
+        while let Some(intent) = intent_rx.recv().await {
+            match intent {
+                Intent::Send(req) | Intent::Compare(req) if req.text.is_empty() => {}
+                Intent::Send(req) => {
+                    let turn = next_turn;
+                    next_turn += 1;
+                    month += 0.02;
+                    let decision = if req.text.contains("offer") || req.force_upgrade {
+                        upgraded_decision()
+                    } else {
+                        default_decision()
+                    };
+                    let tx = event_tx.clone();
+                    let cancelled = Arc::clone(&cancelled);
+                    tokio::spawn(stream_turn(
+                        tx,
+                        cancelled,
+                        turn,
+                        None,
+                        decision,
+                        ANSWER.to_string(),
+                        month,
+                    ));
+                }
+                Intent::Compare(_) => {
+                    for lane in 0..2u8 {
+                        let turn = next_turn;
+                        next_turn += 1;
+                        let (d, text) = if lane == 0 {
+                            (
+                                default_decision(),
+                                "What matters most to you here?".to_string(),
+                            )
+                        } else {
+                            (upgraded_decision(), ANSWER.to_string())
+                        };
+                        tokio::spawn(stream_turn(
+                            event_tx.clone(),
+                            Arc::clone(&cancelled),
+                            turn,
+                            Some(lane),
+                            d,
+                            text,
+                            month,
+                        ));
+                    }
+                }
+                Intent::Cancel { turn } => {
+                    if let Ok(mut c) = cancelled.lock() {
+                        c.insert(turn);
+                    }
+                }
+                Intent::Preview { text, .. } => {
+                    let decision = if text.contains("offer") {
+                        upgraded_decision()
+                    } else {
+                        default_decision()
+                    };
+                    let _ = event_tx.send(Event::Preview { decision });
+                }
+                Intent::Export { format, .. } => {
+                    let _ = event_tx.send(Event::Notice(format!(
+                        "exported as {} (scripted worker: no file written)",
+                        format.as_str()
+                    )));
+                }
+                Intent::Shutdown => break,
+            }
+        }
+    });
+    grow::tui::run(options(), intent_tx, event_rx).await?;
+    worker.abort();
+    Ok(())
+}
+
+async fn stream_turn(
+    tx: tokio::sync::mpsc::UnboundedSender<Event>,
+    cancelled: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
+    turn: u64,
+    lane: Option<u8>,
+    decision: RouteDecision,
+    answer: String,
+    month: f64,
+) {
+    let sleep = |ms| tokio::time::sleep(Duration::from_millis(ms));
+    let model = decision.model.clone();
+    let _ = tx.send(Event::TurnStarted {
+        turn,
+        conversation_id: 42,
+        user_message_id: 1,
+        compare_lane: lane,
+    });
+    let _ = tx.send(Event::Decision { turn, decision });
+    let _ = tx.send(Event::AttemptStarted {
+        turn,
+        model: model.clone(),
+    });
+    sleep(900).await;
+    let _ = tx.send(Event::FirstToken {
+        turn,
+        after_ms: 900,
+    });
+    let mut status = TurnStatus::Complete;
+    for word in answer.split_inclusive(' ') {
+        if cancelled.lock().map(|c| c.contains(&turn)).unwrap_or(false) {
+            status = TurnStatus::Partial;
+            break;
+        }
+        let _ = tx.send(Event::Delta {
+            turn,
+            text: word.to_string(),
+        });
+        sleep(40).await;
+    }
+    let _ = tx.send(Event::TurnFinished {
+        turn,
+        summary: summary(&model, status, 0.0123, month),
+    });
+}
+
+/// Panics inside full-screen mode: the terminal must come back (raw mode off, main screen,
+/// mouse and paste modes off) with the panic message printed on it.
+/// `cargo test --test tui_snapshots panic_restores -- --ignored` in a terminal (or tmux).
+#[test]
+#[ignore = "interactive: needs a terminal"]
+#[should_panic(expected = "deliberate panic inside the TUI")]
+fn panic_restores_the_terminal() {
+    let entered = grow::tui::terminal::TerminalGuard::enter();
+    assert!(entered.is_ok(), "needs a terminal");
+    panic!("deliberate panic inside the TUI");
+}
+
+#[test]
+fn many_tabs_keep_the_active_one_visible() {
+    let mut s = Script::new(60, 16);
+    for i in 0..8 {
+        if i > 0 {
+            s.key(KeyCode::Char('t'), KeyModifiers::CONTROL, 0);
+        }
+        s.send(&format!("conversation number {i}"), 0);
+    }
+    snapshot("many_tabs_60x16", &s);
+    let screen = s.render().backend().to_string();
+    let first_row = screen.lines().next().unwrap_or_default().to_string();
+    assert!(first_row.contains("8:conversatio"), "{first_row}");
+}

@@ -285,9 +285,9 @@ impl App {
         usize::from(views::chat::text_rows(self.layout().messages))
     }
 
-    /// Lines covered by a spinner frame change: true while something animates.
+    /// True while the active tab shows a spinner (a turn waiting for its first token).
     pub fn animating(&self) -> bool {
-        self.tabs.iter().any(Tab::is_busy)
+        self.tab().spinner_since().is_some()
     }
 
     /// When the event loop should wake up with no input: spinner frame, preview, status expiry.
@@ -439,7 +439,7 @@ impl App {
             }
             KeyCode::PageUp => return self.scroll_up(self.page()),
             KeyCode::PageDown => return self.scroll_down(self.page()),
-            KeyCode::Tab if !ctrl && !alt => {
+            KeyCode::Tab | KeyCode::BackTab if !ctrl && !alt => {
                 let next = match self.focus {
                     Focus::Input => Focus::Messages,
                     Focus::Messages => Focus::Input,
@@ -567,7 +567,7 @@ impl App {
 
     /// Spinner frame index, derived from the clock so every view agrees.
     pub fn spinner_frame(&self) -> u128 {
-        self.tab().waiting().map_or(0, |(since, _)| {
+        self.tab().spinner_since().map_or(0, |since| {
             self.now.saturating_duration_since(since).as_millis() / SPINNER_PERIOD.as_millis()
         })
     }
@@ -1043,11 +1043,12 @@ impl App {
                     }
                     rec.summary = Some(summary);
                 });
+                // Today and this month are global: true even for a turn of a closed tab.
+                self.costs = CostSnapshot {
+                    monthly_budget: costs.monthly_budget.or(self.opts.monthly_budget),
+                    ..costs
+                };
                 if self.turn_index.contains_key(&turn) {
-                    self.costs = CostSnapshot {
-                        monthly_budget: costs.monthly_budget.or(self.opts.monthly_budget),
-                        ..costs
-                    };
                     if let Some(n) = notice {
                         if failed {
                             self.error(n);

@@ -39,10 +39,27 @@ pub struct RenderCtx<'a> {
     pub crisis_notice: &'a str,
 }
 
+/// A message laid out at one width, in three parts so that a streaming answer re-lays out
+/// only its unsettled end: blocks before the last paragraph break never change again.
 #[derive(Debug, Clone)]
 struct Wrapped {
     width: u16,
-    lines: Vec<Line<'static>>,
+    /// Header and safety banner.
+    head: Vec<Line<'static>>,
+    /// The body, or while streaming its settled blocks.
+    body: Vec<Line<'static>>,
+    /// Bytes of the sanitised text that `body` covers.
+    settled: usize,
+    /// The unsettled end of a streaming body, the notice, the closing blank line.
+    tail: Vec<Line<'static>>,
+    /// Text arrived since `tail` was laid out.
+    tail_stale: bool,
+}
+
+impl Wrapped {
+    fn len(&self) -> usize {
+        self.head.len() + self.body.len() + self.tail.len()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -91,9 +108,12 @@ impl Message {
         &self.raw
     }
 
+    /// Appends streamed text; only the unsettled end is laid out again.
     pub fn push_text(&mut self, delta: &str) {
         self.raw.push_str(delta);
-        self.invalidate();
+        if let Some(c) = &mut self.cache {
+            c.tail_stale = true;
+        }
     }
 
     /// Drops the wrapped lines; the next layout recomputes them.
@@ -104,79 +124,130 @@ impl Message {
     /// Number of lines at this width, laying the message out if needed.
     pub fn height(&mut self, ctx: &RenderCtx<'_>) -> usize {
         self.ensure_wrapped(ctx);
-        self.cache.as_ref().map_or(0, |c| c.lines.len())
+        self.cache.as_ref().map_or(0, Wrapped::len)
     }
 
     pub fn ensure_wrapped(&mut self, ctx: &RenderCtx<'_>) {
-        if self.cache.as_ref().is_some_and(|c| c.width == ctx.width) {
+        let Some(mut c) = self.cache.take().filter(|c| c.width == ctx.width) else {
+            self.cache = Some(self.layout_parts(ctx));
             return;
+        };
+        if c.tail_stale {
+            let text = strip_controls(&self.raw);
+            if self.role != Role::Coach
+                || self.status != MessageStatus::Streaming
+                || text.len() < c.settled
+            {
+                self.cache = Some(self.layout_parts(ctx));
+                return;
+            }
+            let k = settled_split(&text, c.settled);
+            if k > c.settled {
+                let mut more = body_lines(&text[c.settled..k], ctx);
+                if !c.body.is_empty() && !more.is_empty() {
+                    c.body.push(block_separator());
+                }
+                c.body.append(&mut more);
+                c.settled = k;
+            }
+            c.tail = self.tail_lines(&text[k..], !c.body.is_empty(), ctx);
+            c.tail_stale = false;
         }
-        self.cache = Some(Wrapped {
-            width: ctx.width,
-            lines: self.layout(ctx),
-        });
+        self.cache = Some(c);
     }
 
-    /// The cached lines when they were laid out at `width`.
-    pub fn cached_lines(&self, width: u16) -> Option<&[Line<'static>]> {
+    /// The cached lines (head, body, tail) when they are current at `width`.
+    pub fn cached_lines(&self, width: u16) -> Option<[&[Line<'static>]; 3]> {
         self.cache
             .as_ref()
-            .filter(|c| c.width == width)
-            .map(|c| c.lines.as_slice())
+            .filter(|c| c.width == width && !c.tail_stale)
+            .map(|c| [c.head.as_slice(), c.body.as_slice(), c.tail.as_slice()])
     }
 
     /// Header, safety banner, body and trailing blank line.
     pub fn layout(&self, ctx: &RenderCtx<'_>) -> Vec<Line<'static>> {
+        let mut w = self.layout_parts(ctx);
+        let mut lines = w.head;
+        lines.append(&mut w.body);
+        lines.append(&mut w.tail);
+        lines
+    }
+
+    fn layout_parts(&self, ctx: &RenderCtx<'_>) -> Wrapped {
         let t = ctx.theme;
         let width = usize::from(ctx.width.max(8));
         let text = strip_controls(&self.raw);
-        let mut lines = Vec::new();
         let plain = || expand_tabs(&text, 4).into_owned();
+        let mut head = Vec::new();
+        let mut body = Vec::new();
+        let mut tail = Vec::new();
+        let mut settled = text.len();
         match self.role {
             Role::User => {
                 let mut header = vec![Span::styled("▌ you", t.user_label)];
                 if self.compare {
                     header.push(Span::styled("  ⇄ compare", t.dim));
                 }
-                lines.push(Line::from(header));
+                head.push(Line::from(header));
                 for l in plain().split('\n') {
-                    lines.extend(wrap_spans(
+                    body.extend(wrap_spans(
                         &[Span::styled(l.to_string(), t.base)],
                         &[Span::raw("  ")],
                         &[Span::raw("  ")],
                         width,
                     ));
                 }
+                tail.push(Line::default());
             }
             Role::Coach => {
                 let header = self.coach_header(t);
-                lines.extend(wrap_spans(&header.spans, &[], &[Span::raw("    ")], width));
+                head.extend(wrap_spans(&header.spans, &[], &[Span::raw("    ")], width));
                 if self.safety == Safety::Crisis {
-                    lines.extend(safety_banner(ctx.crisis_notice, width, t));
+                    head.extend(safety_banner(ctx.crisis_notice, width, t));
                 }
-                let indent = [Span::raw("  ")];
-                for l in markdown::render(&text, ctx.width.saturating_sub(2).max(4), t) {
-                    let mut spans = indent.to_vec();
-                    spans.extend(l.spans);
-                    lines.push(Line::from(spans));
+                if self.status == MessageStatus::Streaming {
+                    settled = settled_split(&text, 0);
                 }
-                if let Some(n) = &self.notice {
-                    lines.extend(wrap_spans(
-                        &[Span::styled(format!("↳ {}", strip_controls(n)), t.dim)],
-                        &indent,
-                        &[Span::raw("    ")],
-                        width,
-                    ));
-                }
+                body = body_lines(&text[..settled], ctx);
+                tail = self.tail_lines(&text[settled..], !body.is_empty(), ctx);
             }
             Role::Notice => {
-                lines.extend(wrap_spans(
+                body.extend(wrap_spans(
                     &[Span::styled(plain(), t.dim)],
                     &[Span::styled("· ", t.dim)],
                     &[Span::raw("  ")],
                     width,
                 ));
+                tail.push(Line::default());
             }
+        }
+        Wrapped {
+            width: ctx.width,
+            head,
+            body,
+            settled,
+            tail,
+            tail_stale: false,
+        }
+    }
+
+    /// The unsettled end of the body (after a blank line when it follows settled blocks),
+    /// the notice and the closing blank line.
+    fn tail_lines(&self, text: &str, after_body: bool, ctx: &RenderCtx<'_>) -> Vec<Line<'static>> {
+        let t = ctx.theme;
+        let mut lines = Vec::new();
+        let mut rest = body_lines(text, ctx);
+        if after_body && !rest.is_empty() {
+            lines.push(block_separator());
+        }
+        lines.append(&mut rest);
+        if let Some(n) = &self.notice {
+            lines.extend(wrap_spans(
+                &[Span::styled(format!("↳ {}", strip_controls(n)), t.dim)],
+                &[Span::raw("  ")],
+                &[Span::raw("    ")],
+                usize::from(ctx.width.max(8)),
+            ));
         }
         lines.push(Line::default());
         lines
@@ -212,6 +283,83 @@ impl Message {
         }
         Line::from(spans)
     }
+}
+
+/// The blank line between two top-level blocks, as the Markdown renderer indents it.
+fn block_separator() -> Line<'static> {
+    Line::from(Span::raw("  "))
+}
+
+/// A coach answer's Markdown, indented under its header.
+fn body_lines(text: &str, ctx: &RenderCtx<'_>) -> Vec<Line<'static>> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    markdown::render(text, ctx.width.saturating_sub(2).max(4), ctx.theme)
+        .into_iter()
+        .map(|l| {
+            let mut spans = vec![Span::raw("  ")];
+            spans.extend(l.spans);
+            Line::from(spans)
+        })
+        .collect()
+}
+
+/// Where the settled part of a streaming Markdown text ends, searching from `from` (itself a
+/// settled point): the start of the last line that opens a new top-level block after a blank
+/// line, outside code fences and lists, so the text before it renders the same whatever
+/// arrives later. Returns `from` when there is no such line.
+pub fn settled_split(text: &str, from: usize) -> usize {
+    let mut best = from;
+    let mut in_fence = false;
+    let mut prev_blank = false;
+    let mut pos = from;
+    for line in text[from..].split_inclusive('\n') {
+        let start = pos;
+        pos += line.len();
+        let content = line.trim_end_matches(['\n', '\r']);
+        let trimmed = content.trim_start();
+        let indent = content.len() - trimmed.len();
+        if indent <= 3 && (trimmed.starts_with("```") || trimmed.starts_with("~~~")) {
+            if !in_fence && prev_blank && indent == 0 && start > from {
+                best = start;
+            }
+            in_fence = !in_fence;
+            prev_blank = false;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        if content.trim().is_empty() {
+            prev_blank = true;
+            continue;
+        }
+        let complete = line.ends_with('\n');
+        if prev_blank
+            && indent == 0
+            && start > from
+            && !starts_list_item(trimmed)
+            && (complete || !may_become_list_item(trimmed))
+        {
+            best = start;
+        }
+        prev_blank = false;
+    }
+    best
+}
+
+/// A line still arriving that more characters could turn into a list item ("3", "-").
+fn may_become_list_item(line: &str) -> bool {
+    matches!(line, "-" | "*" | "+") || line.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn starts_list_item(line: &str) -> bool {
+    if line.starts_with("- ") || line.starts_with("* ") || line.starts_with("+ ") {
+        return true;
+    }
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && matches!(line.as_bytes().get(digits), Some(b'.' | b')'))
 }
 
 /// The crisis notice, framed so it cannot be missed.
@@ -385,6 +533,18 @@ impl Tab {
             })
     }
 
+    /// Since when something in this tab waits for its first token (chat turn, comparison lane
+    /// or a send not started yet): the spinner runs while this is `Some`.
+    pub fn spinner_since(&self) -> Option<Instant> {
+        if let Some(p) = &self.pending {
+            return Some(p.since);
+        }
+        self.live_turns()
+            .filter(|t| t.first_token_ms.is_none())
+            .map(|t| t.sent_at)
+            .min()
+    }
+
     /// Lines drawn below the last message (the spinner).
     pub fn footer_lines(&self) -> usize {
         usize::from(self.waiting().is_some())
@@ -429,5 +589,62 @@ impl Tab {
     pub fn push_message(&mut self, m: Message) -> usize {
         self.messages.push(m);
         self.messages.len() - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::theme::ThemeKind;
+
+    const SAMPLES: &[&str] = &[
+        "## Two options\n\nYou have **two offers**.\n\n1. first\n2. second\n   - nested\n\n3. third after a blank\n\n```python\nx = 1\n\ny = 2\n```\n\nWhich one?",
+        "Plain paragraph one.\n\nParagraph two with `code`.\n\n> a quote\n\n---\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nEnd.",
+        "我听到了。\n\n- 第一\n- 第二\n\n我们先从目标开始：你希望三个月后有什么不同？",
+        "    indented code\n\nafter\n\n* star list\n\n  continued item para\n\ndone",
+    ];
+
+    fn texts(lines: &[Line<'_>]) -> Vec<String> {
+        lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn streaming_layout_matches_the_finished_layout_at_every_step() {
+        let theme = Theme::new(ThemeKind::Dark, false);
+        let ctx = RenderCtx {
+            width: 40,
+            theme: &theme,
+            crisis_notice: "",
+        };
+        for sample in SAMPLES {
+            let mut m = Message::coach("m", "");
+            m.status = MessageStatus::Streaming;
+            m.ensure_wrapped(&ctx);
+            let chars: Vec<char> = sample.chars().collect();
+            for chunk in chars.chunks(3) {
+                m.push_text(&chunk.iter().collect::<String>());
+                m.ensure_wrapped(&ctx);
+                let incremental: Vec<String> = m
+                    .cached_lines(40)
+                    .map(|p| p.iter().flat_map(|x| texts(x)).collect())
+                    .unwrap_or_default();
+                // Same text, laid out from scratch as a finished answer.
+                let mut done = m.clone();
+                done.status = MessageStatus::Complete;
+                done.invalidate();
+                assert_eq!(incremental, texts(&done.layout(&ctx)), "{:?}", m.raw());
+            }
+        }
+    }
+
+    #[test]
+    fn settled_split_stays_out_of_fences_and_lists() {
+        let t = "para\n\n```\ncode\n\nmore\n";
+        assert_eq!(settled_split(t, 0), "para\n\n".len());
+        let t = "1. a\n\n2. b\n";
+        assert_eq!(settled_split(t, 0), 0);
+        let t = "a\n\nb\n\nc";
+        assert_eq!(settled_split(t, 0), "a\n\nb\n\n".len());
+        assert_eq!(settled_split(t, 3), "a\n\nb\n\n".len());
     }
 }

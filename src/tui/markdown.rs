@@ -56,7 +56,9 @@ struct Renderer<'t> {
     code: Option<(String, String)>,
     links: Vec<String>,
     table: Option<Table>,
-    pending_blank: bool,
+    /// A blank line is due before the next block, at this container depth (a blank line
+    /// after a quote has no quote bar, one between paragraphs inside it has).
+    pending_blank: Option<usize>,
 }
 
 impl<'t> Renderer<'t> {
@@ -72,7 +74,7 @@ impl<'t> Renderer<'t> {
             code: None,
             links: Vec::new(),
             table: None,
-            pending_blank: false,
+            pending_blank: None,
         }
     }
 
@@ -130,25 +132,27 @@ impl<'t> Renderer<'t> {
         (first, cont)
     }
 
+    /// Separates blocks with one blank line; lists stay compact (tight or loose alike), so
+    /// a list renders the same however its blank lines arrive while streaming.
     fn blank_if_pending(&mut self) {
-        if self.pending_blank && !self.out.is_empty() {
-            let (_, cont) = self.prefixes_peek();
-            self.out.push(Line::from(cont));
+        let Some(depth) = self.pending_blank.take() else {
+            return;
+        };
+        if !self.lists.is_empty() || self.out.is_empty() {
+            return;
         }
-        self.pending_blank = false;
-    }
-
-    /// Continuation prefixes without consuming a pending list marker (for blank lines).
-    fn prefixes_peek(&self) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
-        let cont: Vec<Span<'static>> = self
+        let bars: Vec<Span<'static>> = self
             .containers
             .iter()
-            .filter_map(|c| match c {
-                Container::Quote => Some(Span::styled("│", self.theme.quote)),
-                Container::Item { .. } => None,
-            })
+            .take(depth)
+            .filter(|c| matches!(c, Container::Quote))
+            .map(|_| Span::styled("│", self.theme.quote))
             .collect();
-        (cont.clone(), cont)
+        self.out.push(Line::from(bars));
+    }
+
+    fn block_done(&mut self) {
+        self.pending_blank = Some(self.containers.len());
     }
 
     fn flush_inline(&mut self) {
@@ -179,7 +183,7 @@ impl<'t> Renderer<'t> {
                 let w = self.width.min(40);
                 self.out
                     .push(Line::from(Span::styled("─".repeat(w), self.theme.dim)));
-                self.pending_blank = true;
+                self.block_done();
             }
             Event::Html(t) | Event::InlineHtml(t) => {
                 let style = self.theme.dim;
@@ -277,37 +281,37 @@ impl<'t> Renderer<'t> {
         match tag {
             TagEnd::Paragraph => {
                 self.flush_inline();
-                self.pending_blank = true;
+                self.block_done();
             }
             TagEnd::Heading(_) => {
                 self.flush_inline();
                 self.pop_style();
-                self.pending_blank = true;
+                self.block_done();
             }
             TagEnd::BlockQuote(_) => {
                 self.flush_inline();
                 self.containers.pop();
                 self.pop_style();
-                self.pending_blank = true;
+                self.block_done();
             }
             TagEnd::CodeBlock => {
                 if let Some((lang, body)) = self.code.take() {
                     self.code_block(&lang, &body);
                 }
-                self.pending_blank = true;
+                self.block_done();
             }
             TagEnd::List(_) => {
                 self.flush_inline();
                 self.lists.pop();
                 if self.lists.is_empty() {
-                    self.pending_blank = true;
+                    self.block_done();
                 }
             }
             TagEnd::Item => {
                 self.flush_inline();
                 // A loose item ends with a paragraph; items themselves stay tight.
                 if !self.lists.is_empty() {
-                    self.pending_blank = false;
+                    self.pending_blank = None;
                 }
                 self.containers.pop();
             }
@@ -341,7 +345,7 @@ impl<'t> Renderer<'t> {
                 if let Some(t) = self.table.take() {
                     self.table_block(t);
                 }
-                self.pending_blank = true;
+                self.block_done();
             }
             _ => {}
         }

@@ -15,6 +15,7 @@ pub mod theme;
 pub mod views;
 pub mod wrap;
 
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -37,6 +38,12 @@ pub async fn run(
     intents: UnboundedSender<Intent>,
     mut events: UnboundedReceiver<Event>,
 ) -> anyhow::Result<()> {
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "the full-screen interface needs a terminal on stdout; \
+             in scripts use `grow ask` or `grow route`"
+        );
+    }
     let (guard, mut terminal) =
         terminal::TerminalGuard::enter().context("could not switch the terminal to full screen")?;
     let mut app = App::new(opts, Instant::now());

@@ -15,7 +15,6 @@ use crossterm::event::{
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
-    supports_keyboard_enhancement,
 };
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -49,13 +48,14 @@ impl TerminalGuard {
             EnableBracketedPaste,
             EnableMouseCapture
         )?;
-        // Lets Shift+Enter and Esc arrive distinctly on terminals that speak the protocol.
-        if supports_keyboard_enhancement().unwrap_or(false)
-            && execute!(
-                stdout(),
-                PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
-            )
-            .is_ok()
+        // Lets Shift+Enter and Esc arrive distinctly on terminals that speak the kitty
+        // keyboard protocol; others ignore the sequence. Not asked for first: the query waits
+        // up to two seconds for terminals (tmux among them) that never answer it.
+        if execute!(
+            stdout(),
+            PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
+        )
+        .is_ok()
         {
             ENHANCED.store(true, Ordering::SeqCst);
         }
@@ -67,6 +67,11 @@ impl TerminalGuard {
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();
+        // The hook cannot be swapped while unwinding (take_hook panics then); ours stays,
+        // and it only restores a terminal that is already restored.
+        if std::thread::panicking() {
+            return;
+        }
         let _ = panic::take_hook();
         let previous = Arc::clone(&self.previous_hook);
         panic::set_hook(Box::new(move |info| previous(info)));

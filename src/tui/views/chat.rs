@@ -29,26 +29,45 @@ pub fn spinner_glyph(frame: u128) -> &'static str {
 
 pub fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let t = &app.theme;
-    let mut spans = vec![Span::styled(" grow ", t.title)];
     let max_title = if app.tabs().len() > 3 { 12 } else { 20 };
-    for (i, tab) in app.tabs().iter().enumerate() {
-        let busy = if tab.is_busy() { " ●" } else { "" };
-        let label = format!(
-            " {}:{}{} ",
-            i + 1,
-            truncate(&tab.display_title(), max_title),
-            busy
-        );
-        let style = if i == app.active_index() {
-            t.tab_active
-        } else {
-            t.tab
-        };
+    let labels: Vec<String> = app
+        .tabs()
+        .iter()
+        .enumerate()
+        .map(|(i, tab)| {
+            let busy = if tab.is_busy() { " ●" } else { "" };
+            format!(
+                " {}:{}{} ",
+                i + 1,
+                truncate(&tab.display_title(), max_title),
+                busy
+            )
+        })
+        .collect();
+    // Drop tabs from the left until the active one fits.
+    let brand = " grow ";
+    let avail = usize::from(area.width).saturating_sub(width(brand) + 2);
+    let active = app.active_index();
+    let mut first = 0;
+    while first < active
+        && labels[first..=active]
+            .iter()
+            .map(|l| width(l) + 1)
+            .sum::<usize>()
+            > avail
+    {
+        first += 1;
+    }
+    let mut spans = vec![Span::styled(brand, t.title)];
+    if first > 0 {
+        spans.push(Span::styled("‹", t.dim));
+    }
+    for (i, label) in labels.into_iter().enumerate().skip(first) {
+        let style = if i == active { t.tab_active } else { t.tab };
         spans.push(Span::styled(label, style));
         spans.push(Span::styled("│", t.border));
     }
-    let line = Line::from(spans);
-    frame.render_widget(Paragraph::new(line), area);
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 /// The line under the last message while waiting for the first token.
@@ -94,14 +113,14 @@ pub fn visible_lines(
     }
     for m in tab.messages.iter().rev() {
         let fresh;
-        let lines = match m.cached_lines(ctx.width) {
-            Some(l) => l,
+        let parts = match m.cached_lines(ctx.width) {
+            Some(parts) => parts,
             None => {
                 fresh = m.layout(ctx);
-                &fresh
+                [fresh.as_slice(), &[], &[]]
             }
         };
-        for line in lines.iter().rev() {
+        for line in parts.iter().rev().flat_map(|p| p.iter().rev()) {
             if take(line, &mut out) {
                 out.reverse();
                 return out;
