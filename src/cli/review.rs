@@ -19,8 +19,8 @@ use crate::store::{
 };
 
 use super::db::{EMPTY_HINT, open_existing};
-use super::stats::{local_date, local_time, parse_date, thousands};
-use super::style::{Style, table, usd};
+use super::stats::{local_date, local_time, money, parse_date, thousands};
+use super::style::{Style, table};
 use super::{ExportFormat, ReviewCommand};
 
 /// Hit markers the store puts in snippets for the human face: private-use characters no
@@ -161,7 +161,7 @@ fn list(
                 thousands(s.turns),
                 mix.join(" "),
                 thousands(s.upgrades),
-                usd(s.cost_usd),
+                money(s.cost_usd),
             ]
         })
         .collect();
@@ -180,10 +180,10 @@ fn list(
     );
     let mut lines = text.lines();
     if let Some(header) = lines.next() {
-        writeln!(out, "{}", style.bold(header))?;
+        writeln!(out, "{}", style.bold(header.trim_end()))?;
     }
     for line in lines {
-        writeln!(out, "{line}")?;
+        writeln!(out, "{}", line.trim_end())?;
     }
     let total: f64 = summaries.iter().map(|s| s.cost_usd).sum();
     writeln!(
@@ -193,7 +193,7 @@ fn list(
             "{} conversation{} · {} · `grow review show ID` for one",
             summaries.len(),
             plural(summaries.len()),
-            usd(total)
+            money(total)
         ))
     )?;
     Ok(ExitCode::SUCCESS)
@@ -331,7 +331,7 @@ pub fn render_detail(detail: &ConversationDetail, style: Style) -> String {
         local_time(c.updated_at),
         turns,
         plural(turns),
-        usd(detail.totals.cost_usd)
+        money(detail.totals.cost_usd)
     )));
     out.push('\n');
     for turn in &detail.turns {
@@ -348,16 +348,16 @@ pub fn render_detail(detail: &ConversationDetail, style: Style) -> String {
         thousands(t.usage.input_tokens + t.usage.cache_creation_input_tokens),
         thousands(t.usage.output_tokens),
         thousands(t.usage.cache_read_input_tokens),
-        usd(t.cost_usd),
-        usd(t.upgrade_equiv_cost_usd),
-        usd(t.savings_vs_upgrade_usd()),
-        usd(t.cache_savings_usd()),
+        money(t.cost_usd),
+        money(t.upgrade_equiv_cost_usd),
+        money(t.savings_vs_upgrade_usd()),
+        money(t.cache_savings_usd()),
     ));
     if !detail.other_usage.is_empty() {
         let other: f64 = detail.other_usage.iter().map(|u| u.cost_usd).sum();
         out.push_str(&style.dim(&format!(
             "  of which {} outside turns ({})\n",
-            usd(other),
+            money(other),
             detail
                 .other_usage
                 .iter()
@@ -404,7 +404,7 @@ fn render_turn(out: &mut String, turn: &Turn, style: Style) {
             " · signals {} · est. {} tokens, {}",
             d_.signal_origin,
             thousands(d_.estimated_input_tokens),
-            usd(d_.estimated_cost_usd)
+            money(d_.estimated_cost_usd)
         ));
         out.push_str(&format!("{} {head}\n", style.dim("Route")));
         let signals: Vec<Value> = serde_json::from_str(&d_.signals_json).unwrap_or_default();
@@ -489,7 +489,9 @@ fn render_turn(out: &mut String, turn: &Turn, style: Style) {
 }
 
 fn indent_table(text: &str) -> String {
-    text.lines().map(|l| format!("  {l}\n")).collect()
+    text.lines()
+        .map(|l| format!("  {}\n", l.trim_end()))
+        .collect()
 }
 
 fn render_reply(out: &mut String, turn: &Turn, reply: &Message, style: Style) {
@@ -527,9 +529,12 @@ fn render_reply(out: &mut String, turn: &Turn, reply: &Message, style: Style) {
                 thousands(u.usage.cache_read_input_tokens)
             ));
         }
-        line.push_str(&format!(" tokens · {}", usd(u.cost_usd)));
+        line.push_str(&format!(" tokens · {}", money(u.cost_usd)));
         if u.upgrade_equiv_cost_usd > 0.0 {
-            line.push_str(&format!(" (all-upgrade {})", usd(u.upgrade_equiv_cost_usd)));
+            line.push_str(&format!(
+                " (all-upgrade {})",
+                money(u.upgrade_equiv_cost_usd)
+            ));
         }
         if u.estimated {
             line.push_str(" · estimated");
@@ -551,7 +556,7 @@ fn render_reply(out: &mut String, turn: &Turn, reply: &Message, style: Style) {
                     u.model,
                     thousands(u.usage.input_tokens + u.usage.cache_creation_input_tokens),
                     thousands(u.usage.output_tokens),
-                    usd(u.cost_usd)
+                    money(u.cost_usd)
                 ))
             ));
         }

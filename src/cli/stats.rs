@@ -230,6 +230,16 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// Dollars as people read them here: sub-dollar amounts to a hundredth of a cent (a turn
+/// costs fractions of a cent), larger ones to the cent with separators (`$1,234.56`).
+pub fn money(v: f64) -> String {
+    if v.abs() < 1.0 && v != 0.0 {
+        format!("{}${:.4}", if v < 0.0 { "-" } else { "" }, v.abs())
+    } else {
+        usd_big(v)
+    }
+}
+
 /// Dollars for large projected amounts: `$1,234.56`.
 fn usd_big(v: f64) -> String {
     if v.abs() < 100.0 {
@@ -240,8 +250,19 @@ fn usd_big(v: f64) -> String {
     format!("{sign}${}.{:02}", thousands(cents / 100), cents % 100)
 }
 
+/// Indents a table by two spaces (and drops padding after the last cell). A table whose
+/// headers are all empty is printed without its header line.
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("  {l}\n")).collect()
+    let mut lines = text.lines().peekable();
+    if lines.peek().is_some_and(|h| h.trim().is_empty()) {
+        lines.next();
+    }
+    lines.map(|l| format!("  {}\n", l.trim_end())).collect()
+}
+
+/// `1 call`, `2 calls`.
+fn count(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
 }
 
 /// A horizontal bar of `width` cells for `value / max`, in eighth-blocks.
@@ -326,10 +347,10 @@ pub fn render(report: &StatsReport, style: Style) -> String {
     let rows = vec![
         vec![
             "this month".into(),
-            usd(c.cost_usd),
+            money(c.cost_usd),
             format!(
-                "{} calls · {} in / {} out / {} cached tokens",
-                thousands(c.calls),
+                "{} · {} in / {} out / {} cached tokens",
+                count(c.calls, "call"),
                 thousands(c.usage.input_tokens + c.usage.cache_creation_input_tokens),
                 thousands(c.usage.output_tokens),
                 thousands(c.usage.cache_read_input_tokens)
@@ -337,44 +358,44 @@ pub fn render(report: &StatsReport, style: Style) -> String {
         ],
         vec![
             "per conversation".into(),
-            usd(s.avg_cost_per_conversation),
+            money(s.avg_cost_per_conversation),
             format!(
-                "{} conversations · {:.1} turns each",
-                thousands(s.conversations),
+                "{} · {:.1} turns each",
+                count(s.conversations, "conversation"),
                 s.avg_turns_per_conversation
             ),
         ],
         vec![
             "per active user".into(),
-            usd(s.cost_per_active_profile),
+            money(s.cost_per_active_profile),
             format!("{} active", thousands(s.active_profiles)),
         ],
         vec![
             "per turn".into(),
-            usd(s.avg_cost_per_turn),
-            format!("{} turns", thousands(s.turns)),
+            money(s.avg_cost_per_turn),
+            count(s.turns, "turn"),
         ],
         vec![
             format!("all on {}", report.upgrade_model),
-            usd(c.upgrade_equiv_cost_usd),
+            money(c.upgrade_equiv_cost_usd),
             style.green(&format!(
                 "routing saved {} ({})",
-                usd(s.savings_vs_all_upgrade_usd),
+                money(s.savings_vs_all_upgrade_usd),
                 pct(s.savings_vs_all_upgrade_share)
             )),
         ],
         vec![
             "prompt caching".into(),
-            usd(s.cache_savings_usd),
+            money(s.cache_savings_usd),
             "saved vs no caching".into(),
         ],
         vec![
             "analyzer".into(),
-            usd(s.analyzer.cost_usd),
-            format!("{} calls", thousands(s.analyzer.calls)),
+            money(s.analyzer.cost_usd),
+            count(s.analyzer.calls, "call"),
         ],
     ];
-    out.push_str(&indent(&table(&["", "usd", ""], &rows, &[1])));
+    out.push_str(&indent(&table(&["", "", ""], &rows, &[1])));
 
     if !report.stats.cost_per_day.is_empty() {
         out.push('\n');
@@ -393,7 +414,7 @@ pub fn render(report: &StatsReport, style: Style) -> String {
             .map(|d| {
                 vec![
                     d.day.clone(),
-                    usd(d.cost_usd),
+                    money(d.cost_usd),
                     thousands(d.calls),
                     style.cyan(&bar(d.cost_usd, max, 30)),
                 ]
@@ -419,7 +440,7 @@ pub fn render(report: &StatsReport, style: Style) -> String {
                     c.conversation_id.to_string(),
                     super::review::clip(c.title.as_deref().unwrap_or("(untitled)"), 40),
                     thousands(c.calls),
-                    usd(c.cost_usd),
+                    money(c.cost_usd),
                 ]
             })
             .collect();
@@ -433,11 +454,11 @@ pub fn render(report: &StatsReport, style: Style) -> String {
     out.push('\n');
     out.push_str(&style.bold("Fallbacks and errors"));
     out.push_str(&format!(
-        "  {} attempts · {} fallbacks ({} to the offline coach) · {} failed requests\n",
-        thousands(s.attempts),
-        thousands(s.fallbacks),
+        "  {} · {} ({} to the offline coach) · {}\n",
+        count(s.attempts, "attempt"),
+        count(s.fallbacks, "fallback"),
         thousands(s.offline_answers),
-        thousands(s.failed_requests)
+        count(s.failed_requests, "failed request")
     ));
     if !s.errors_by_class.is_empty() {
         let rows: Vec<Vec<String>> = s
@@ -469,12 +490,12 @@ pub fn render(report: &StatsReport, style: Style) -> String {
         vec![
             "turns".into(),
             thousands(p.turns),
-            format!("at your average of {} a turn", usd(s.avg_cost_per_turn)),
+            format!("at your average of {} a turn", money(s.avg_cost_per_turn)),
         ],
         vec![
             "monthly cost".into(),
             usd_big(p.monthly_cost_usd),
-            format!("{} a user", usd(p.cost_per_user_usd)),
+            format!("{} a user", money(p.cost_per_user_usd)),
         ],
         vec![
             "all-upgrade".into(),
@@ -500,8 +521,8 @@ pub fn render_escalations(report: &EscalationReport, style: Style) -> String {
         e.upgraded as f64 / e.decisions as f64
     };
     out.push_str(&format!(
-        "{} decisions · {} upgraded ({})\n",
-        thousands(e.decisions),
+        "{} · {} upgraded ({})\n",
+        count(e.decisions, "decision"),
         thousands(e.upgraded),
         pct(rate)
     ));
@@ -630,5 +651,8 @@ mod tests {
     fn big_amounts_get_separators() {
         assert_eq!(usd_big(1234.5), "$1,234.50");
         assert_eq!(usd_big(0.5), "$0.50");
+        assert_eq!(money(0.01338), "$0.0134");
+        assert_eq!(money(0.0), "$0");
+        assert_eq!(money(2140.0), "$2,140.00");
     }
 }
