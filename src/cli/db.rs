@@ -106,11 +106,11 @@ fn check(path: &Path, out: &mut impl Write, style: Style) -> anyhow::Result<Exit
     // Opening already runs SQLite's quick check and refuses a damaged file.
     let store = match Store::open(path) {
         Ok(store) => store,
-        Err(e @ StoreError::Corrupt { .. }) => {
+        Err(e @ StoreError::Read { .. }) => return Err(e.into()),
+        Err(e) => {
             eprintln!("grow: database check failed: {e}");
             return Ok(ExitCode::from(1));
         }
-        Err(e) => return Err(e.into()),
     };
     let problems = store.integrity_check()?;
     if problems.is_empty() {

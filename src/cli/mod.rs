@@ -186,7 +186,6 @@ pub enum ExportFormat {
 }
 
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = false)]
 pub struct StatsArgs {
     #[command(subcommand)]
     pub command: Option<StatsCommand>,
