@@ -54,6 +54,11 @@ impl Env {
     }
 
     fn grow(&self, db: &Path, args: &[&str]) -> Output {
+        self.grow_in("UTC", db, args)
+    }
+
+    /// Runs in the time zone `tz` (months and days are local).
+    fn grow_in(&self, tz: &str, db: &Path, args: &[&str]) -> Output {
         let out = Command::new(env!("CARGO_BIN_EXE_grow"))
             .arg("--db")
             .arg(db)
@@ -61,7 +66,7 @@ impl Env {
             .env("GROW_CONFIG", &self.config_file)
             .env("GROW_DATA_DIR", self.dir.path())
             .env("NO_COLOR", "1")
-            .env("TZ", "UTC")
+            .env("TZ", tz)
             .env("ANTHROPIC_API_KEY", SECRET)
             .env_remove("OPENAI_API_KEY")
             .env_remove("GROW_DB")
@@ -89,7 +94,13 @@ impl Env {
     }
 
     fn json(&self, db: &Path, args: &[&str]) -> Value {
-        let text = self.ok(db, args);
+        self.json_in("UTC", db, args)
+    }
+
+    fn json_in(&self, tz: &str, db: &Path, args: &[&str]) -> Value {
+        let out = self.grow_in(tz, db, args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}\n{text}"))
     }
 }
@@ -672,6 +683,35 @@ fn stats_match_hand_computed_numbers() {
         other.contains("nothing recorded in October 2026"),
         "{other}"
     );
+}
+
+#[test]
+fn months_and_days_are_local_time() {
+    let env = Env::new();
+    let fx = fixture(&env);
+    // New York leaves daylight saving time on 2026-11-01: November starts at 04:00 UTC
+    // (EDT) and ends at 05:00 UTC (EST).
+    let ny = env.json_in(
+        "America/New_York",
+        &fx.db,
+        &["stats", "--month", "2026-11", "--json"],
+    );
+    let nov_1: i64 = 1_793_491_200_000;
+    let dec_1: i64 = 1_796_083_200_000;
+    assert_eq!(ny["month"]["start_ms"].as_i64(), Some(nov_1 + 4 * HOUR));
+    assert_eq!(ny["month"]["end_ms"].as_i64(), Some(dec_1 + 5 * HOUR));
+    // Shanghai is UTC+8: the Chinese conversation (2026-11-05 20:00 UTC) is on the 6th.
+    let sh = env.json_in(
+        "Asia/Shanghai",
+        &fx.db,
+        &["stats", "--month", "2026-11", "--json"],
+    );
+    let days = sh["stats"]["cost_per_day"].as_array().unwrap();
+    assert_eq!(days[5]["day"], "2026-11-06");
+    assert_close!(f(&days[5]["cost_usd"]), fx.rows[3].0);
+    assert_eq!(u(&days[4]["calls"]), 0);
+    let list = env.grow_in("Asia/Shanghai", &fx.db, &["review", "list"]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("2026-11-06 04:00"));
 }
 
 #[test]
