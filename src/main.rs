@@ -7,7 +7,7 @@ use clap::Parser;
 
 use grow::catalog::ProviderKind;
 use grow::cli::style::Style;
-use grow::cli::{Cli, Command, ConfigCommand, ask, config_cmd, models, route};
+use grow::cli::{Cli, Command, ConfigCommand, ask, config_cmd, db, models, review, route, stats};
 use grow::coach::api::{SendRequest, TurnStatus};
 use grow::coach::engine::{Coach, routing_policy};
 use grow::coach::provider_set::ProviderSet;
@@ -127,6 +127,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Config(ConfigCommand::Path)) => {
             write!(out, "{}", config_cmd::render_paths(&config))?;
         }
+        Some(Command::Review(cmd)) => return review::run(&config, cmd, &mut out),
+        Some(Command::Stats(args)) => return stats::run(&config, args, &mut out),
+        Some(Command::Db(cmd)) => return db::run(&config, cmd, &mut out),
         Some(Command::Route(args)) => {
             let router = route_router(&config)?;
             let interactions = grow::coach::prompts::Prompts::load(&config)?

@@ -2,8 +2,11 @@
 
 pub mod ask;
 pub mod config_cmd;
+pub mod db;
 pub mod models;
+pub mod review;
 pub mod route;
+pub mod stats;
 pub mod style;
 
 use std::path::PathBuf;
@@ -47,6 +50,14 @@ pub enum Command {
     /// Validate the config or show where files live.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Browse, search and export saved conversations (offline, no key needed).
+    #[command(subcommand)]
+    Review(ReviewCommand),
+    /// The dashboard for a month: requests, upgrades, triggers, cost, savings, errors.
+    Stats(StatsArgs),
+    /// Back up or check the database.
+    #[command(subcommand)]
+    Db(DbCommand),
 }
 
 #[derive(Debug, Args)]
@@ -102,5 +113,117 @@ pub enum ConfigCommand {
         stats: bool,
     },
     /// Print where the config file, database, logs and prompt overrides live.
+    Path,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Conversations, most recently active first.
+    List {
+        /// Only conversations active on or after this local date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Only conversations where this model was chosen or answered.
+        #[arg(long, value_name = "ID")]
+        model: Option<String>,
+        /// At most this many conversations.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One whole conversation with every turn's routing decision, attempts, tokens and cost.
+    Show {
+        /// The conversation id (from `grow review list`).
+        id: i64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Full-text search over every message (English and Chinese), best matches first.
+    Search {
+        /// Words to find (all must match; Chinese words are found inside running text).
+        query: String,
+        /// At most this many hits.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export one conversation (or all) as Markdown or JSON.
+    Export {
+        /// The conversation id.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        /// Export everything (JSON: profiles, prompt history, commitments too).
+        #[arg(long)]
+        all: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
+        format: ExportFormat,
+        /// Write to this file instead of stdout (refuses to overwrite unless --force).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Overwrite the --out file if it exists.
+        #[arg(long, requires = "out")]
+        force: bool,
+    },
+    /// Load a JSON export (`grow review export --all --format json`) into an empty database.
+    Import {
+        /// The JSON export file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Markdown for reading.
+    Md,
+    /// JSON that `grow review import` reads back.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(subcommand)]
+    pub command: Option<StatsCommand>,
+    /// The month to report, in local time (YYYY-MM; default: this month).
+    #[arg(long, value_name = "YYYY-MM", global = true)]
+    pub month: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Projection: users.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    pub users: u64,
+    /// Projection: sessions (conversations) per user a month.
+    #[arg(long, value_name = "S", default_value_t = 4)]
+    pub sessions: u64,
+    /// Projection: turns per session.
+    #[arg(long, value_name = "T", default_value_t = 30)]
+    pub turns: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatsCommand {
+    /// Which signals and interactions escalate most, and which signals fire together.
+    Escalations,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Write a consistent copy of the database (safe while grow runs).
+    Backup {
+        /// Where to write the copy.
+        path: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run SQLite's integrity and foreign-key checks; exits 1 when problems are found.
+    Check,
+    /// Print the database file in use.
     Path,
 }

@@ -50,6 +50,14 @@ impl Style {
     pub fn cyan(self, text: &str) -> String {
         self.paint("36", text)
     }
+    /// A search hit: bold reverse video on a terminal, `[`…`]` in plain output.
+    pub fn hit(self, text: &str) -> String {
+        if self.color {
+            self.paint("1;7", text)
+        } else {
+            format!("[{text}]")
+        }
+    }
 }
 
 /// Renders rows as columns padded to their widest cell (by display width, so CJK aligns).

@@ -18,7 +18,7 @@ use super::usage::{USAGE_COLS, usage_row};
 use super::{
     Attempt, BehaviourSnapshot, Checkin, Commitment, Conversation, ConversationDetail, Decision,
     Message, MessageStatus, Profile, PromptVersion, Result, SCHEMA_VERSION, Store, StoreError,
-    Turn, UsageRecord, search, to_i64,
+    Turn, UsageRecord, search, to_i64, usage_kind,
 };
 
 /// The `format` field of every JSON export.
@@ -518,13 +518,34 @@ fn render_turn(out: &mut String, turn: &Turn) {
             }
         }
         if let Some(model) = &reply.model {
+            // The answer's own calls; with one answer, also unattached coaching calls. The
+            // analyzer is another model's call and gets its own line below.
             let usage: Vec<&UsageRecord> = turn
                 .usage
                 .iter()
-                .filter(|u| u.message_id == Some(reply.id) || turn.replies.len() == 1)
+                .filter(|u| {
+                    u.message_id == Some(reply.id)
+                        || (turn.replies.len() == 1
+                            && u.message_id.is_none()
+                            && u.kind != usage_kind::ANALYZER)
+                })
                 .collect();
             let _ = writeln!(out, "<sub>{}</sub>\n", small_print(model, turn, &usage));
         }
+    }
+    for u in turn
+        .usage
+        .iter()
+        .filter(|u| u.kind == usage_kind::ANALYZER && u.message_id.is_none())
+    {
+        let _ = writeln!(
+            out,
+            "<sub>analyzer {} · {} in / {} out tokens · {}</sub>\n",
+            u.model,
+            u.usage.input_tokens + u.usage.cache_creation_input_tokens,
+            u.usage.output_tokens,
+            format_usd(u.cost_usd)
+        );
     }
 }
 
@@ -563,4 +584,120 @@ fn small_print(model: &str, turn: &Turn, usage: &[&UsageRecord]) -> String {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::Usage;
+    use crate::store::{
+        ConversationKind, MessageStatus, NewConversation, NewDecision, NewMessage, NewProfile,
+        NewUsage, Store, usage_kind,
+    };
+
+    fn usage_row(
+        conversation_id: i64,
+        (message_id, decision_id): (Option<i64>, i64),
+        kind: &str,
+        input: u64,
+        cost: f64,
+    ) -> NewUsage {
+        NewUsage {
+            conversation_id: Some(conversation_id),
+            message_id,
+            decision_id: Some(decision_id),
+            kind: kind.into(),
+            model: "m-small".into(),
+            usage: Usage {
+                input_tokens: input,
+                output_tokens: 10,
+                ..Usage::default()
+            },
+            cost_usd: cost,
+            upgrade_equiv_cost_usd: cost,
+            no_cache_cost_usd: cost,
+            estimated: false,
+            created_at: 2,
+        }
+    }
+
+    #[test]
+    fn markdown_keeps_analyzer_tokens_out_of_the_answer_small_print() {
+        let store = Store::open_in_memory().unwrap();
+        let profile = store
+            .create_profile(&NewProfile {
+                name: "me".into(),
+                tier: None,
+                settings_json: None,
+                created_at: 0,
+            })
+            .unwrap();
+        let c = store
+            .create_conversation(&NewConversation {
+                profile_id: profile,
+                title: Some("t".into()),
+                kind: ConversationKind::Chat,
+                system_prompt_version_used: None,
+                created_at: 0,
+            })
+            .unwrap();
+        let user = store
+            .insert_message(&NewMessage::user(c, "hello", 1))
+            .unwrap();
+        let decision = store
+            .insert_decision(&NewDecision {
+                conversation_id: c,
+                user_message_id: user,
+                model: "m-big".into(),
+                provider: "anthropic".into(),
+                tier: 1,
+                upgraded: false,
+                safety: "none".into(),
+                interaction: None,
+                signals_json: "[]".into(),
+                reasons_json: "[]".into(),
+                plan_json: "[]".into(),
+                signal_origin: "analyzer".into(),
+                estimated_input_tokens: 0,
+                estimated_cost_usd: 0.0,
+                created_at: 1,
+            })
+            .unwrap();
+        let answer = store
+            .insert_message(&NewMessage::assistant(
+                c,
+                "m-big",
+                "hi",
+                MessageStatus::Complete,
+                2,
+            ))
+            .unwrap();
+        store
+            .insert_usage(&usage_row(
+                c,
+                (Some(answer), decision),
+                usage_kind::COACHING,
+                1000,
+                0.5,
+            ))
+            .unwrap();
+        store
+            .insert_usage(&usage_row(
+                c,
+                (None, decision),
+                usage_kind::ANALYZER,
+                300,
+                0.25,
+            ))
+            .unwrap();
+        let md = store.export_markdown(Some(c)).unwrap();
+        assert!(
+            md.contains("model m-big · 1000 in / 10 out tokens · $0.5000"),
+            "{md}"
+        );
+        assert!(!md.contains("1300 in"), "{md}");
+        assert!(
+            md.contains("analyzer m-small · 300 in / 10 out tokens · $0.2500"),
+            "{md}"
+        );
+    }
 }
