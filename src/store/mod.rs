@@ -129,8 +129,16 @@ impl Store {
         let conn =
             Connection::open_with_flags(path, flags).map_err(|e| classify_open_error(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        // Read-only check first: nothing below may touch a damaged file.
-        match quick_check(&conn) {
+        // Read-only checks first: nothing below may touch a damaged file. Reading the schema
+        // catches a truncated or garbled file at once; the full page-by-page check runs when
+        // the file may be damaged (see `needs_full_check`), and always in `grow db check`.
+        let full = needs_full_check(path, &conn);
+        let checked = if full {
+            quick_check(&conn)
+        } else {
+            schema_readable(&conn)
+        };
+        match checked {
             Ok(None) => {}
             Ok(Some(detail)) => return Err(StoreError::corrupt(path, detail)),
             Err(e) => return Err(classify_open_error(path, e)),
@@ -143,6 +151,9 @@ impl Store {
             .configure(true)
             .map_err(|e| store.corrupt_if_damaged(e))?;
         schema::migrate(&store.conn, path).map_err(|e| store.corrupt_if_damaged(e))?;
+        if full {
+            store.note_full_check();
+        }
         Ok(store)
     }
 
@@ -187,6 +198,21 @@ impl Store {
     /// Runs `PRAGMA integrity_check` (the thorough one). `Ok(vec![])` means healthy;
     /// otherwise the problems SQLite reported, one per entry.
     pub fn integrity_check(&self) -> Result<Vec<String>> {
+        match self.integrity_problems() {
+            // A page too damaged to even walk is itself the finding.
+            Err(StoreError::Sqlite(e))
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+                ) =>
+            {
+                Ok(vec![e.to_string()])
+            }
+            other => other,
+        }
+    }
+
+    fn integrity_problems(&self) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
         let rows: Vec<String> = stmt
             .query_map([], |r| r.get(0))?
@@ -303,6 +329,50 @@ fn check_header(path: &Path) -> Result<()> {
 }
 
 /// `None` when healthy, else what SQLite found.
+/// A full check is due when a WAL file was left behind (an unclean shutdown, or another
+/// process writing right now), or when the last full check passed more than a day ago (or
+/// never). Otherwise opening stays fast on large databases (a full check reads every page).
+fn needs_full_check(path: &Path, conn: &Connection) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0) {
+        return true;
+    }
+    let last: rusqlite::Result<i64> = conn.query_row(
+        "SELECT value FROM maintenance WHERE key = 'last_full_check_ms'",
+        [],
+        |r| r.get(0),
+    );
+    match last {
+        Ok(ms) => chrono::Utc::now().timestamp_millis() - ms > FULL_CHECK_EVERY_MS,
+        Err(_) => true,
+    }
+}
+
+const FULL_CHECK_EVERY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Reads the schema: fails fast on a file whose first pages are damaged.
+fn schema_readable(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+        r.get::<_, i64>(0)
+    })?;
+    Ok(None)
+}
+
+impl Store {
+    fn note_full_check(&self) {
+        let now = chrono::Utc::now().timestamp_millis();
+        let result = self.conn.execute(
+            "INSERT INTO maintenance (key, value) VALUES ('last_full_check_ms', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [now],
+        );
+        if let Err(e) = result {
+            tracing::warn!("could not record the integrity check: {e}");
+        }
+    }
+}
+
 fn quick_check(conn: &Connection) -> rusqlite::Result<Option<String>> {
     let mut stmt = conn.prepare("PRAGMA quick_check")?;
     let rows: Vec<String> = stmt

@@ -10,10 +10,18 @@ use rusqlite::Connection;
 use super::{Result, StoreError};
 
 /// Migration `i` (0-based) brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Bookkeeping of the store itself (e.g. when the last full integrity check passed).
+const V2: &str = r#"
+CREATE TABLE maintenance (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) STRICT;
+"#;
 
 const V1: &str = r#"
 CREATE TABLE profiles (
