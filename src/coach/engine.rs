@@ -739,7 +739,12 @@ impl Coach {
                     model: model.id.clone(),
                     usage,
                     cost_usd: cost,
-                    upgrade_equiv_cost_usd: upgrade.map_or(cost, |u| u.cost(&usage)),
+                    // The offline coach answers when no model can: routing saved nothing there.
+                    upgrade_equiv_cost_usd: if offline {
+                        cost
+                    } else {
+                        upgrade.map_or(cost, |u| u.cost(&usage))
+                    },
                     no_cache_cost_usd: model.cost_without_cache(&usage),
                     estimated,
                     created_at: now,
