@@ -21,6 +21,9 @@ use crate::toml_path;
 pub const BUILTIN_LEXICON: &str = include_str!("../../assets/signals.toml");
 pub const BUILTIN_LEXICON_FILE: &str = "assets/signals.toml";
 
+/// Guards are tracked as bits of a `u32` per match, with one value reserved.
+pub(crate) const MAX_GUARDS: usize = 31;
+
 /// Index of a phrase set (a group, a guard, the clause breaks, or an exclusion list).
 pub(crate) type SetId = u16;
 
@@ -262,6 +265,13 @@ impl<'a> Builder<'a> {
             group_ids.insert(name.as_str(), id);
         }
 
+        if def.guards.len() > MAX_GUARDS {
+            return Err(self.err(
+                &toml_path!["guards", MAX_GUARDS],
+                format!("at most {MAX_GUARDS} guards are supported"),
+                Some("merge guards that share a scope and factor".into()),
+            ));
+        }
         let mut guards = Vec::with_capacity(def.guards.len());
         for (i, g) in def.guards.iter().enumerate() {
             let path = toml_path!["guards", i];
