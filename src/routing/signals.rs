@@ -10,7 +10,7 @@
 
 use std::cell::Cell;
 
-use crate::routing::lexicon::{GuardScope, Lexicon, Rule, SetId, SetRole, signal_bit};
+use crate::routing::lexicon::{Automaton, GuardScope, Lexicon, Rule, SetId, SetRole, signal_bit};
 use crate::routing::types::{
     EscalationRisk, Safety, Signal, SignalContext, SignalKind, SignalSource,
 };
@@ -204,8 +204,18 @@ fn is_word_byte(b: u8) -> bool {
 fn scan(lexicon: &Lexicon, text: &str) -> Hits {
     let bytes = text.as_bytes();
     let mut hits: Vec<Hit> = Vec::with_capacity(32);
-    for m in lexicon.automaton.find_overlapping_iter(text) {
-        let info = &lexicon.patterns[m.pattern().as_usize()];
+    let passes: &[&Automaton] = if text.is_ascii() {
+        &[&lexicon.ascii]
+    } else {
+        &[&lexicon.ascii, &lexicon.wide]
+    };
+    let matches = passes.iter().flat_map(|a| {
+        a.searcher
+            .find_overlapping_iter(text)
+            .map(|m| (a.ids[m.pattern().as_usize()], m))
+    });
+    for (id, m) in matches {
+        let info = &lexicon.patterns[id as usize];
         if info.left_boundary && m.start() > 0 && is_word_byte(bytes[m.start() - 1]) {
             continue;
         }
