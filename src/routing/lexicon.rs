@@ -1,7 +1,10 @@
 //! The signal lexicon: cue phrases grouped into concepts, rules that combine concepts into
 //! signals, and guards (negation, past/resolved, look-alike exclusions) that lower or cancel
 //! a match. The data lives in `assets/signals.toml`; this module validates it and compiles
-//! every phrase of every set into one Aho-Corasick automaton, so detection is a single pass.
+//! every phrase of every set into Aho-Corasick automata, so detection is one pass over the
+//! message (two for text with non-ASCII characters: ASCII-only phrases live in a small
+//! automaton whose tables stay in cache; phrases with Chinese or curly quotes in another that
+//! is skipped for pure-ASCII messages).
 //!
 //! Phrase syntax: plain text, matched case-insensitively (ASCII). A phrase that starts or
 //! ends with an ASCII letter or digit must sit on a word boundary on that side, unless it ends
@@ -20,6 +23,9 @@ use crate::toml_path;
 
 pub const BUILTIN_LEXICON: &str = include_str!("../../assets/signals.toml");
 pub const BUILTIN_LEXICON_FILE: &str = "assets/signals.toml";
+
+/// Guards are tracked as bits of a `u32` per match, with one value reserved.
+pub(crate) const MAX_GUARDS: usize = 31;
 
 /// Index of a phrase set (a group, a guard, the clause breaks, or an exclusion list).
 pub(crate) type SetId = u16;
@@ -79,6 +85,13 @@ pub(crate) struct ContextScores {
     pub escalation_high: f32,
 }
 
+/// One compiled automaton and the global pattern index of each of its patterns.
+#[derive(Debug, Clone)]
+pub(crate) struct Automaton {
+    pub searcher: AhoCorasick,
+    pub ids: Vec<u32>,
+}
+
 /// One literal in the automaton: its boundary requirements and the sets it belongs to.
 #[derive(Debug, Clone)]
 pub(crate) struct PatternInfo {
@@ -91,7 +104,10 @@ pub(crate) struct PatternInfo {
 /// The compiled lexicon. Immutable after load; `Send + Sync`, share it by reference.
 #[derive(Debug, Clone)]
 pub struct Lexicon {
-    pub(crate) automaton: AhoCorasick,
+    /// Phrases made only of ASCII bytes, with the global index of each local pattern.
+    pub(crate) ascii: Automaton,
+    /// Phrases containing non-ASCII characters (Chinese, curly apostrophes).
+    pub(crate) wide: Automaton,
     pub(crate) patterns: Vec<PatternInfo>,
     pub(crate) pattern_sets: Vec<SetId>,
     pub(crate) set_roles: Vec<SetRole>,
@@ -262,6 +278,13 @@ impl<'a> Builder<'a> {
             group_ids.insert(name.as_str(), id);
         }
 
+        if def.guards.len() > MAX_GUARDS {
+            return Err(self.err(
+                &toml_path!["guards", MAX_GUARDS],
+                format!("at most {MAX_GUARDS} guards are supported"),
+                Some("merge guards that share a scope and factor".into()),
+            ));
+        }
         let mut guards = Vec::with_capacity(def.guards.len());
         for (i, g) in def.guards.iter().enumerate() {
             let path = toml_path!["guards", i];
@@ -339,20 +362,10 @@ impl<'a> Builder<'a> {
             }
         }
 
-        let automaton = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&self.literals)
-            .or_else(|_| {
-                // A DFA can exceed size limits on huge lexicons; the contiguous NFA is the
-                // next fastest and has no such limit in practice.
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(&self.literals)
-            })
-            .map_err(|e| self.err(&[], format!("cannot compile the lexicon: {e}"), None))?;
+        let (ascii_ids, wide_ids): (Vec<u32>, Vec<u32>) =
+            (0..self.literals.len() as u32).partition(|&i| self.literals[i as usize].is_ascii());
+        let ascii = self.automaton(ascii_ids)?;
+        let wide = self.automaton(wide_ids)?;
 
         let mut pattern_sets = Vec::new();
         let mut patterns = Vec::with_capacity(self.infos.len());
@@ -367,7 +380,8 @@ impl<'a> Builder<'a> {
         }
 
         Ok(Lexicon {
-            automaton,
+            ascii,
+            wide,
             patterns,
             pattern_sets,
             set_roles: self.set_roles,
@@ -382,6 +396,26 @@ impl<'a> Builder<'a> {
                 escalation_high: def.context.escalation_high,
             },
         })
+    }
+
+    fn automaton(&self, ids: Vec<u32>) -> Result<Automaton, SourceError> {
+        let literals: Vec<&str> = ids
+            .iter()
+            .map(|&i| self.literals[i as usize].as_str())
+            .collect();
+        let build = |kind| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .kind(kind)
+                .build(&literals)
+        };
+        // A DFA is fastest; should one ever exceed its size limits, the automatic choice
+        // (a contiguous NFA) still works.
+        let searcher = build(Some(AhoCorasickKind::DFA))
+            .or_else(|_| build(None))
+            .map_err(|e| self.err(&[], format!("cannot compile the lexicon: {e}"), None))?;
+        Ok(Automaton { searcher, ids })
     }
 
     fn validate_settings(&self, def: &LexiconFile) -> Result<(), SourceError> {

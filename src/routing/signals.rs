@@ -8,7 +8,9 @@
 //! guards covering the phrases used. A signal's score combines the best instance of each of
 //! its rules as a noisy-or, `1 - Π(1 - s)`, so independent evidence adds up but never passes 1.
 
-use crate::routing::lexicon::{GuardScope, Lexicon, Rule, SetId, SetRole, signal_bit};
+use std::cell::Cell;
+
+use crate::routing::lexicon::{Automaton, GuardScope, Lexicon, Rule, SetId, SetRole, signal_bit};
 use crate::routing::types::{
     EscalationRisk, Safety, Signal, SignalContext, SignalKind, SignalSource,
 };
@@ -27,13 +29,21 @@ struct Hit {
     live: bool,
     /// Next hit of the same set (intrusive list), `NONE` at the end.
     next: u32,
+    /// Index of this hit in `Hits::hits`.
+    index: u32,
 }
 
 /// The matches of one message, indexed by set.
 struct Hits {
     hits: Vec<Hit>,
     heads: Vec<u32>,
+    /// Clause breaks as (start, end), sorted by start.
+    breaks: Vec<(u32, u32)>,
+    /// Per hit: bit `i` set when guard `i` covers it; `UNKNOWN` until first asked.
+    guard_masks: Vec<Cell<u32>>,
 }
+
+const UNKNOWN: u32 = u32::MAX;
 
 impl Hits {
     fn of_set(&self, set: SetId) -> SetIter<'_> {
@@ -194,8 +204,18 @@ fn is_word_byte(b: u8) -> bool {
 fn scan(lexicon: &Lexicon, text: &str) -> Hits {
     let bytes = text.as_bytes();
     let mut hits: Vec<Hit> = Vec::with_capacity(32);
-    for m in lexicon.automaton.find_overlapping_iter(text) {
-        let info = &lexicon.patterns[m.pattern().as_usize()];
+    let passes: &[&Automaton] = if text.is_ascii() {
+        &[&lexicon.ascii]
+    } else {
+        &[&lexicon.ascii, &lexicon.wide]
+    };
+    let matches = passes.iter().flat_map(|a| {
+        a.searcher
+            .find_overlapping_iter(text)
+            .map(|m| (a.ids[m.pattern().as_usize()], m))
+    });
+    for (id, m) in matches {
+        let info = &lexicon.patterns[id as usize];
         if info.left_boundary && m.start() > 0 && is_word_byte(bytes[m.start() - 1]) {
             continue;
         }
@@ -210,6 +230,7 @@ fn scan(lexicon: &Lexicon, text: &str) -> Hits {
                 set,
                 live: true,
                 next: NONE,
+                index: hits.len() as u32,
             });
         }
     }
@@ -226,6 +247,14 @@ fn scan(lexicon: &Lexicon, text: &str) -> Hits {
         }
     }
 
+    let mut breaks: Vec<(u32, u32)> = hits
+        .iter()
+        .filter(|h| h.live && lexicon.set_roles[h.set as usize] == SetRole::Break)
+        .map(|h| (h.start, h.end))
+        .collect();
+    breaks.sort_unstable();
+    let guard_masks = vec![Cell::new(UNKNOWN); hits.len()];
+
     let mut heads = vec![NONE; lexicon.set_roles.len()];
     // Built back to front so each set's list runs in match order.
     for i in (0..hits.len()).rev() {
@@ -233,7 +262,12 @@ fn scan(lexicon: &Lexicon, text: &str) -> Hits {
         hits[i].next = heads[set];
         heads[set] = i as u32;
     }
-    Hits { hits, heads }
+    Hits {
+        hits,
+        heads,
+        breaks,
+        guard_masks,
+    }
 }
 
 /// The best-scoring instance of `rule`, if all its groups match within the window.
@@ -241,6 +275,9 @@ fn best_instance(lexicon: &Lexicon, hits: &Hits, rule: &Rule) -> Option<Instance
     let window = rule.window;
     let mut best: Option<Instance> = None;
     let mut consider = |parts: &[&Hit]| {
+        if best.is_some_and(|b| b.score >= rule.score) {
+            return; // guards only lower a score: nothing can beat this instance
+        }
         let start = parts.iter().map(|h| h.start).min().unwrap_or(0);
         let end = parts.iter().map(|h| h.end).max().unwrap_or(0);
         if end - start > window {
@@ -292,46 +329,52 @@ fn best_instance(lexicon: &Lexicon, hits: &Hits, rule: &Rule) -> Option<Instance
 /// The product of the factors of every guard that applies to `kind` and covers any of the
 /// phrases of a rule instance (each guard counts once per instance).
 fn guard_factor(lexicon: &Lexicon, hits: &Hits, parts: &[&Hit], kind: SignalKind) -> f32 {
+    let covering = parts
+        .iter()
+        .fold(0u32, |mask, cue| mask | guard_mask(lexicon, hits, cue));
     let mut factor = 1.0;
-    for guard in &lexicon.guards {
-        if guard.signals & signal_bit(kind) == 0 {
-            continue;
-        }
-        let covers = |g: &Hit, cue: &Hit| match guard.scope {
-            GuardScope::Message => true,
-            GuardScope::Before => precedes_in_clause(hits, lexicon, g, cue, guard.window),
-            GuardScope::Clause => {
-                precedes_in_clause(hits, lexicon, g, cue, guard.window)
-                    || precedes_in_clause(hits, lexicon, cue, g, guard.window)
-            }
-        };
-        if hits
-            .of_set(guard.set)
-            .any(|g| parts.iter().any(|cue| covers(g, cue)))
-        {
+    for (i, guard) in lexicon.guards.iter().enumerate() {
+        if covering & (1 << i) != 0 && guard.signals & signal_bit(kind) != 0 {
             factor *= guard.factor;
         }
     }
     factor
 }
 
+/// Which guards cover `cue` (bit `i` for guard `i`), computed once per hit.
+fn guard_mask(lexicon: &Lexicon, hits: &Hits, cue: &Hit) -> u32 {
+    let cached = hits.guard_masks[cue.index as usize].get();
+    if cached != UNKNOWN {
+        return cached;
+    }
+    let mut mask = 0u32;
+    for (i, guard) in lexicon.guards.iter().enumerate() {
+        let covers = |g: &Hit| match guard.scope {
+            GuardScope::Message => true,
+            GuardScope::Before => precedes_in_clause(hits, g, cue, guard.window),
+            GuardScope::Clause => {
+                precedes_in_clause(hits, g, cue, guard.window)
+                    || precedes_in_clause(hits, cue, g, guard.window)
+            }
+        };
+        if hits.of_set(guard.set).any(covers) {
+            mask |= 1 << i;
+        }
+    }
+    hits.guard_masks[cue.index as usize].set(mask);
+    mask
+}
+
 /// `first` ends before `second` starts, within `window` bytes, with no clause break between.
-fn precedes_in_clause(
-    hits: &Hits,
-    lexicon: &Lexicon,
-    first: &Hit,
-    second: &Hit,
-    window: u32,
-) -> bool {
+fn precedes_in_clause(hits: &Hits, first: &Hit, second: &Hit, window: u32) -> bool {
     if first.end > second.start || second.start - first.end > window {
         return false;
     }
-    !hits.hits.iter().any(|b| {
-        b.live
-            && lexicon.set_roles[b.set as usize] == SetRole::Break
-            && b.start >= first.end
-            && b.end <= second.start
-    })
+    let from = hits.breaks.partition_point(|b| b.0 < first.end);
+    !hits.breaks[from..]
+        .iter()
+        .take_while(|b| b.0 < second.start)
+        .any(|b| b.1 <= second.start)
 }
 
 /// The words that fired a rule: the span covering its phrases when short, otherwise the

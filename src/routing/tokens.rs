@@ -29,16 +29,46 @@ pub const MEAN_ABS_PCT_ERROR_O200K: f64 = 20.0;
 
 /// Estimated number of tokens in `text`.
 pub fn estimate_tokens(text: &str) -> u64 {
+    let bytes = text.as_bytes();
     let mut cjk: u64 = 0;
-    let mut other_bytes: u64 = 0;
-    for c in text.chars() {
-        if is_cjk(c) {
-            cjk += 1;
-        } else {
-            other_bytes += c.len_utf8() as u64;
+    let mut cjk_bytes: u64 = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // Every CJK range is at U+2E80 or above, so only 3- and 4-byte sequences can be CJK;
+        // everything else is counted by its bytes without decoding.
+        if b < 0xE0 {
+            i += 1;
+            continue;
         }
+        let (width, cp) = if b < 0xF0 {
+            (3, decode3(bytes, i))
+        } else {
+            (4, decode4(bytes, i))
+        };
+        if char::from_u32(cp).is_some_and(is_cjk) {
+            cjk += 1;
+            cjk_bytes += width as u64;
+        }
+        i += width;
     }
+    let other_bytes = bytes.len() as u64 - cjk_bytes;
     cjk + other_bytes.div_ceil(4)
+}
+
+fn continuation(bytes: &[u8], at: usize) -> u32 {
+    bytes.get(at).map_or(0, |b| (b & 0x3F) as u32)
+}
+
+fn decode3(bytes: &[u8], i: usize) -> u32 {
+    ((bytes[i] & 0x0F) as u32) << 12 | continuation(bytes, i + 1) << 6 | continuation(bytes, i + 2)
+}
+
+fn decode4(bytes: &[u8], i: usize) -> u32 {
+    ((bytes[i] & 0x07) as u32) << 18
+        | continuation(bytes, i + 1) << 12
+        | continuation(bytes, i + 2) << 6
+        | continuation(bytes, i + 3)
 }
 
 /// Characters that BPE vocabularies tokenize at roughly one token each.
@@ -117,6 +147,27 @@ mod tests {
             (o200k - MEAN_ABS_PCT_ERROR_O200K).abs() < 0.1,
             "o200k: {o200k:.2}%"
         );
+    }
+
+    #[test]
+    fn byte_scan_agrees_with_the_character_definition() {
+        let by_chars = |t: &str| {
+            let cjk = t.chars().filter(|&c| is_cjk(c)).count() as u64;
+            let other: u64 = t
+                .chars()
+                .filter(|&c| !is_cjk(c))
+                .map(|c| c.len_utf8() as u64)
+                .sum();
+            cjk + other.div_ceil(4)
+        };
+        for t in [
+            "plain ascii",
+            "混合 text 와 한국어 и кириллица 🙂 𠀀𠀁 ｆｕｌｌ，。",
+            "€100 – “quotes” — ellipsis…",
+            "ｱｲｳ half-width katakana",
+        ] {
+            assert_eq!(estimate_tokens(t), by_chars(t), "{t}");
+        }
     }
 
     #[test]
