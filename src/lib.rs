@@ -13,4 +13,5 @@ pub mod routing;
 pub mod sanitize;
 pub mod source_error;
 pub mod store;
+pub mod tokens;
 pub mod tui;

@@ -199,33 +199,8 @@ pub trait WireDecoder {
     }
 }
 
-/// Token estimate when a provider reports none: about 4 characters a token for Latin text,
-/// about one token per CJK character.
-pub fn estimate_tokens(text: &str) -> u64 {
-    let mut cjk = 0u64;
-    let mut other = 0u64;
-    for c in text.chars() {
-        if is_cjk(c) {
-            cjk += 1;
-        } else {
-            other += 1;
-        }
-    }
-    cjk + other.div_ceil(4)
-}
-
-/// Han ideographs, kana, hangul and CJK punctuation.
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3000..=0x303F // CJK symbols and punctuation
-        | 0x3040..=0x30FF // kana
-        | 0x3400..=0x4DBF // extension A
-        | 0x4E00..=0x9FFF // unified ideographs
-        | 0xAC00..=0xD7AF // hangul
-        | 0xF900..=0xFAFF // compatibility ideographs
-        | 0xFF00..=0xFFEF // full-width forms
-        | 0x20000..=0x2FA1F)
-}
+/// Token estimates (used when a provider reports no usage) are shared with the router.
+pub use crate::tokens::{estimate_tokens, is_cjk};
 
 #[cfg(test)]
 mod tests {

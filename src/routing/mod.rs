@@ -8,5 +8,7 @@ pub mod plan;
 pub mod router;
 pub mod selector;
 pub mod signals;
-pub mod tokens;
 pub mod types;
+
+/// The token estimate lives at the bottom layer (providers use it too).
+pub use crate::tokens;

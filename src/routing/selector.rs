@@ -10,7 +10,8 @@ use crate::catalog::{Catalog, ModelSpec};
 
 use super::health::HealthBook;
 use super::plan::{self, PlanInputs, budget_of, fits, value_score};
-use super::types::{EscalationRisk, RouteDecision, Safety, Signal, SignalKind, SignalOrigin};
+use super::signals::safety_of;
+use super::types::{EscalationRisk, RouteDecision, Safety, Signal, SignalOrigin};
 
 /// The routing settings, as plain data (built from config by the layer above).
 #[derive(Debug, Clone, PartialEq)]
@@ -94,21 +95,6 @@ pub struct Findings {
 fn describe(s: &Signal) -> String {
     let evidence: String = s.evidence.chars().take(60).collect();
     format!("{} ({:.2}, '{}')", s.kind, s.score, evidence)
-}
-
-pub fn safety_of(signals: &[Signal], threshold: f32) -> Safety {
-    let fired = |kind| {
-        signals
-            .iter()
-            .any(|s| s.kind == kind && s.score >= threshold)
-    };
-    if fired(SignalKind::Crisis) {
-        Safety::Crisis
-    } else if fired(SignalKind::Distress) {
-        Safety::Distress
-    } else {
-        Safety::None
-    }
 }
 
 fn lookup<'c>(catalog: &'c Catalog, id: &str) -> Result<&'c ModelSpec, RouteError> {
@@ -302,7 +288,7 @@ mod tests {
     use super::*;
     use crate::catalog::OFFLINE_MODEL;
     use crate::routing::health::{HealthPolicy, Outcome};
-    use crate::routing::types::{PlanRole, SignalSource};
+    use crate::routing::types::{PlanRole, SignalKind, SignalSource};
 
     fn sig(kind: SignalKind, score: f32, evidence: &str) -> Signal {
         Signal {
