@@ -65,6 +65,17 @@ fn bench(c: &mut Criterion) {
     group.bench_function("decide 2KB message, upgrade model cooling down", |b| {
         b.iter(|| router.decide(black_box(&input), black_box(&cooling)))
     });
+    let signals = router.detect(&input);
+    group.bench_function("select only (signals already detected)", |b| {
+        b.iter(|| {
+            router.decide_with(
+                black_box(&input),
+                signals.clone(),
+                grow::routing::types::SignalOrigin::Deterministic,
+                black_box(&healthy),
+            )
+        })
+    });
     group.finish();
 }
 
