@@ -247,6 +247,9 @@ fn run_tui(config: Config) -> anyhow::Result<ExitCode> {
         upgrade_model: opts_base.1,
         monthly_budget: opts_base.2,
         log_hint,
+        // The full notice with resources is part of the answer (stored, and shown by every
+        // face); the banner above it only makes it impossible to miss.
+        crisis_notice: "You matter. If you might act on thoughts of harming yourself, please reach out now — resources below.".into(),
         ..grow::tui::TuiOptions::default()
     };
     let rt = runtime()?;

@@ -516,9 +516,23 @@ impl Coach {
                 retried.push((err.clone(), wait, t.elapsed().as_millis() as u64));
                 *t = Instant::now();
             };
-            let result = tokio::select! {
-                r = stream_with_retry(provider, &chat, &self.retry, &mut on_delta, &mut on_retry) => Some(r),
-                _ = cancel.cancelled() => None,
+            let result = if provider.is_offline() && decision.safety == Safety::Crisis {
+                // No model to answer with: stay with the person instead of asking a GROW question.
+                let reply = self.safety.offline_reply(&req.text).to_string();
+                on_delta(&reply);
+                Some(Ok(Completion {
+                    usage: estimate_usage(&chat, &reply),
+                    text: reply,
+                    usage_estimated: true,
+                    stop_reason: Some("end_turn".into()),
+                    http_status: None,
+                    first_byte_ms: Some(0),
+                }))
+            } else {
+                tokio::select! {
+                    r = stream_with_retry(provider, &chat, &self.retry, &mut on_delta, &mut on_retry) => Some(r),
+                    _ = cancel.cancelled() => None,
+                }
             };
             let try_ms = try_started
                 .lock()

@@ -12,6 +12,7 @@ const SAFETY_SRC: &str = include_str!("../../assets/safety.toml");
 #[serde(deny_unknown_fields)]
 struct Notice {
     notice: String,
+    offline_reply: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -24,6 +25,15 @@ pub struct SafetyNotices {
 impl SafetyNotices {
     pub fn builtin() -> Result<SafetyNotices, SourceError> {
         toml::from_str(SAFETY_SRC).map_err(|e| SourceError::from_toml(SAFETY_FILE, SAFETY_SRC, &e))
+    }
+
+    /// What the offline coach answers to a crisis, after the notice (no GROW question).
+    pub fn offline_reply(&self, message: &str) -> &str {
+        if is_mostly_cjk(message) {
+            self.zh.offline_reply.trim()
+        } else {
+            self.en.offline_reply.trim()
+        }
     }
 
     /// The notice in the language the person wrote in.
