@@ -225,6 +225,11 @@ impl AnalyzerRunner {
             .map(|c| (c.len(), c.hits(), c.misses()))
     }
 
+    /// How many late answers wait to be recorded.
+    pub fn late_len(&self) -> usize {
+        lock(&self.late).len()
+    }
+
     /// Late answers not yet recorded (their usage belongs in the store).
     pub fn take_late(&self) -> Vec<LateAnalysis> {
         std::mem::take(&mut *lock(&self.late))
