@@ -92,8 +92,6 @@ pub struct Analysis {
     pub report: AnalyzerReport,
     /// Calls made within the budget (a timed-out call's usage arrives via `take_late`).
     pub calls: Vec<AnalyzerCall>,
-    /// How long `finish` blocked the turn: the latency the analyzer added.
-    pub waited_ms: u64,
 }
 
 impl Analysis {
@@ -246,6 +244,7 @@ impl AnalyzerRunner {
             latency_ms,
             cost_usd,
             cached: status == AnalyzerStatus::Cached,
+            added_ms: 0,
         }
     }
 
@@ -255,7 +254,6 @@ impl AnalyzerRunner {
             verdict,
             report: self.report(status, 0, 0.0),
             calls: Vec::new(),
-            waited_ms: 0,
         }
     }
 
@@ -408,12 +406,13 @@ impl AnalyzerRunner {
             cache.put(key, verdict.clone());
         }
         let cost = outcome.calls.iter().map(|c| c.cost_usd).sum();
+        let mut report = self.report(outcome.status, outcome.elapsed_ms, cost);
+        report.added_ms = waited_ms;
         Analysis {
             status: outcome.status,
-            report: self.report(outcome.status, outcome.elapsed_ms, cost),
+            report,
             verdict: outcome.verdict,
             calls: outcome.calls,
-            waited_ms,
         }
     }
 
@@ -429,8 +428,14 @@ impl AnalyzerRunner {
             "analyzer timed out; routing on the deterministic signals");
         let mut analysis = self.ready(AnalyzerStatus::TimedOut, None);
         analysis.report.latency_ms = self.settings.budget_ms;
-        analysis.waited_ms = waited_ms;
+        analysis.report.added_ms = waited_ms;
         analysis
+    }
+
+    /// An analysis that could not start for a local reason (logged by the caller): status
+    /// `failed`, no call made, nothing counted against the endpoint's health.
+    pub fn failed_locally(&self) -> PendingAnalysis {
+        PendingAnalysis::ready(self.ready(AnalyzerStatus::Failed, None), Instant::now())
     }
 
     /// Starts and finishes at once (headless use: `grow route --analyze`).

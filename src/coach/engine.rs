@@ -231,16 +231,32 @@ impl Coach {
     }
 
     /// Starts the analyzer for a stored user message, before the turn's context is
-    /// assembled; `None` when it is off. Only the few recent messages it needs are read.
+    /// assembled; `None` when it is off. It never fails a turn: a local error (reading the
+    /// recent messages, rendering its prompt) is logged and counts as `failed`.
     fn start_analysis(
         &self,
         text: &str,
         conversation_id: i64,
         user_message_id: i64,
-    ) -> anyhow::Result<Option<PendingAnalysis>> {
-        let Some(runner) = &self.analyzer else {
-            return Ok(None);
-        };
+    ) -> Option<PendingAnalysis> {
+        let runner = self.analyzer.as_ref()?;
+        match self.try_start_analysis(runner, text, conversation_id, user_message_id) {
+            Ok(pending) => Some(pending),
+            Err(e) => {
+                tracing::warn!("analyzer not started: {e:#}");
+                Some(runner.failed_locally())
+            }
+        }
+    }
+
+    /// Only the few recent messages the analyzer needs are read here.
+    fn try_start_analysis(
+        &self,
+        runner: &Arc<AnalyzerRunner>,
+        text: &str,
+        conversation_id: i64,
+        user_message_id: i64,
+    ) -> anyhow::Result<PendingAnalysis> {
         let wanted = runner.settings().context_turns + 1;
         let (recent, prior_turns) = {
             let store = self.store();
@@ -262,14 +278,14 @@ impl Coach {
             })
             .collect();
         let prompt = AnalyzerPrompt::from_prompts(&self.prompts, runner.model())?;
-        Ok(Some(runner.start(AnalysisRequest {
+        Ok(runner.start(AnalysisRequest {
             message: text.to_string(),
             recent,
             prior_turns,
             prompt,
             conversation_id: Some(conversation_id),
             user_message_id: Some(user_message_id),
-        })))
+        }))
     }
 
     /// Stores the analyzer's calls as usage rows (`kind = analyzer`, no upgrade equivalent:
@@ -481,7 +497,7 @@ impl Coach {
             let _ = events.send(e);
         };
         // Started first so the analyzer's latency overlaps with assembling the context.
-        let pending = self.start_analysis(&req.text, conversation_id, user_message_id)?;
+        let pending = self.start_analysis(&req.text, conversation_id, user_message_id);
         let window = history::load(
             &self.store(),
             conversation_id,
@@ -522,12 +538,14 @@ impl Coach {
             estimated_cost_usd: decision.estimated_cost_usd,
             created_at: self.clock.now_ms(),
         })?;
-        self.record_analyzer_usage(
+        if let Err(e) = self.record_analyzer_usage(
             analysis.as_ref(),
             conversation_id,
             user_message_id,
             decision_id,
-        )?;
+        ) {
+            tracing::warn!("could not record the analyzer's usage: {e:#}");
+        }
         let analyzer_cost = analysis.as_ref().map_or(0.0, Analysis::cost_usd);
         emit(Event::Decision {
             turn,

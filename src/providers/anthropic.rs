@@ -452,7 +452,9 @@ mod tests {
             max_tokens: 800,
             temperature: None,
             cache_prompt: true,
+            structured: None,
         };
+        assert!(request_body(&req).get("tools").is_none());
         let body = request_body(&req);
         assert_eq!(body["stream"], true);
         assert_eq!(body["system"][0]["cache_control"]["type"], "ephemeral");

@@ -107,6 +107,10 @@ pub struct AnalyzerReport {
     pub cost_usd: f64,
     /// The verdict came from the cache.
     pub cached: bool,
+    /// How long the turn waited for the analyzer after assembling its context: the latency
+    /// the analyzer added to the turn (the rest overlapped with context assembly).
+    #[serde(default)]
+    pub added_ms: u64,
 }
 
 impl std::fmt::Display for AnalyzerStatus {
