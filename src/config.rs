@@ -705,8 +705,7 @@ fn validate(
         "tokens",
         &ctx,
     )?;
-    resolve_analyzer(s, catalog)
-        .map_err(|e| ConfigError::File(e.locate(ctx.file, ctx.src)))?;
+    resolve_analyzer(s, catalog).map_err(|e| ConfigError::File(e.locate(ctx.file, ctx.src)))?;
     let h = &s.health;
     check_range(
         h.failure_threshold,
@@ -860,8 +859,7 @@ fn validate(
 pub fn resolve_analyzer(
     s: &Settings,
     catalog: &Catalog,
-) -> Result<crate::routing::analyzer::ResolvedAnalyzer, crate::routing::analyzer::SettingsError>
-{
+) -> Result<crate::routing::analyzer::ResolvedAnalyzer, crate::routing::analyzer::SettingsError> {
     use crate::routing::analyzer::{AnalyzerPresets, SettingsError};
     let presets = AnalyzerPresets::builtin().map_err(|e| SettingsError {
         field: "preset",
@@ -1038,12 +1036,20 @@ mod tests {
 
     #[test]
     fn analyzer_section_is_validated_and_located() {
-        let c = load_with(Some("[analyzer]\npreset = \"balanced\"\nbudget_ms = 800\n"), &[]).unwrap();
+        let c = load_with(
+            Some("[analyzer]\npreset = \"balanced\"\nbudget_ms = 800\n"),
+            &[],
+        )
+        .unwrap();
         let resolved = resolve_analyzer(&c.settings, &c.catalog).unwrap();
         assert_eq!(resolved.budget_ms, 800);
         assert!(resolved.is_enabled());
         let off = load_with(None, &[]).unwrap();
-        assert!(!resolve_analyzer(&off.settings, &off.catalog).unwrap().is_enabled());
+        assert!(
+            !resolve_analyzer(&off.settings, &off.catalog)
+                .unwrap()
+                .is_enabled()
+        );
 
         let err = load_with(Some("[models]\nauto_upgrade = true\n\n[analyzer]\npreset = \"balanced\"\nbudget_ms = 5\n"), &[])
             .unwrap_err()

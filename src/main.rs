@@ -213,8 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 tier: args.tier,
                 history_tokens: Some(args.history_tokens),
             };
-            let decision =
-                route_fn(&router, &interactions, &case).map_err(anyhow::Error::msg)?;
+            let decision = route_fn(&router, &interactions, &case).map_err(anyhow::Error::msg)?;
             if args.json {
                 writeln!(
                     out,

@@ -207,7 +207,10 @@ async fn valid_answer_is_merged_and_recorded() {
         .expect("the analyzer's signal is added");
     assert_eq!(planning.source, SignalSource::Analyzer);
     assert!((planning.score - 0.85).abs() < 1e-6);
-    assert!(d.upgraded, "an analyzer signal above the threshold upgrades");
+    assert!(
+        d.upgraded,
+        "an analyzer signal above the threshold upgrades"
+    );
     let report = d.analyzer.as_ref().expect("report");
     assert_eq!(report.model, "gpt-4.1-mini");
     assert!(report.cost_usd > 0.0);
@@ -218,7 +221,12 @@ async fn valid_answer_is_merged_and_recorded() {
     assert_eq!(body["response_format"]["type"], "json_schema");
     assert_eq!(body["response_format"]["json_schema"]["strict"], true);
     assert_eq!(body["model"], "gpt-4.1-mini");
-    assert!(body["messages"][1]["content"].as_str().unwrap_or("").contains(PLAIN));
+    assert!(
+        body["messages"][1]["content"]
+            .as_str()
+            .unwrap_or("")
+            .contains(PLAIN)
+    );
     assert!(
         body["messages"][0]["content"]
             .as_str()
@@ -235,10 +243,7 @@ async fn valid_answer_is_merged_and_recorded() {
     assert_eq!(rows[0].3, 0.0);
     assert!(rows[0].4.is_some());
     assert!(summary.costs.turn >= summary.cost_usd + report.cost_usd - 1e-12);
-    let stats = h
-        .coach
-        .with_store(|s| s.stats(0, i64::MAX))
-        .expect("stats");
+    let stats = h.coach.with_store(|s| s.stats(0, i64::MAX)).expect("stats");
     assert_eq!(stats.analyzer.calls, 1);
     assert!(
         stats
@@ -296,7 +301,11 @@ async fn out_of_range_values_are_retried_then_discarded() {
     let d = decision_of(&events);
     assert_eq!(status_of(&d), AnalyzerStatus::Invalid);
     assert_eq!(d.signal_origin, SignalOrigin::Fallback);
-    assert!(d.signals.is_empty(), "only deterministic signals: {:?}", d.signals);
+    assert!(
+        d.signals.is_empty(),
+        "only deterministic signals: {:?}",
+        d.signals
+    );
     assert!(!d.upgraded);
     assert_eq!(analyzer.hits(), 2, "one retry, no more");
     let retry = analyzer.requests()[1].json();
@@ -342,7 +351,9 @@ async fn slow_answer_beyond_the_budget_routes_deterministically() {
     }
     assert_eq!(runner.late_len(), 1, "the late answer arrived");
     assert!(
-        runner.cache_stats().is_some_and(|(entries, _, _)| entries == 0),
+        runner
+            .cache_stats()
+            .is_some_and(|(entries, _, _)| entries == 0),
         "a late verdict is not cached"
     );
     let (_, events) = ask(&h, None, "another plain message about my week").await;
@@ -420,7 +431,11 @@ async fn cache_hit_skips_the_call() {
     assert!(report.cached);
     assert_eq!(report.cost_usd, 0.0);
     assert_eq!(d.signal_origin, SignalOrigin::Analyzer);
-    assert!(d.signals.iter().any(|s| s.kind == SignalKind::StrategicPlanning));
+    assert!(
+        d.signals
+            .iter()
+            .any(|s| s.kind == SignalKind::StrategicPlanning)
+    );
     assert_eq!(analyzer.hits(), 1, "the cache answered");
     assert_eq!(h.analyzer_rows().len(), 1, "a cache hit costs nothing");
 
@@ -468,13 +483,20 @@ async fn anthropic_analyzer_uses_a_forced_tool_call() {
     assert_eq!(summary.status, TurnStatus::Complete);
     let d = decision_of(&events);
     assert_eq!(status_of(&d), AnalyzerStatus::Used, "{:?}", d.analyzer);
-    assert!(d.signals.iter().any(|s| s.kind == SignalKind::StrategicPlanning));
+    assert!(
+        d.signals
+            .iter()
+            .any(|s| s.kind == SignalKind::StrategicPlanning)
+    );
     let body = server.requests()[0].json();
     assert_eq!(body["tool_choice"]["type"], "tool");
     assert_eq!(body["tools"][0]["name"], body["tool_choice"]["name"]);
     assert_eq!(body["model"], "claude-haiku-5-5");
     assert!(
-        !server.requests()[1].json().to_string().contains("tool_choice"),
+        !server.requests()[1]
+            .json()
+            .to_string()
+            .contains("tool_choice"),
         "the coaching call has no tools"
     );
 }
@@ -496,7 +518,9 @@ fn anthropic_tool_stream(input: &str) -> String {
         });
         s.push_str(&format!("event: content_block_delta\ndata: {data}\n\n"));
     }
-    s.push_str("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n");
+    s.push_str(
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    );
     s.push_str("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":110}}\n\n");
     s.push_str("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
     s
@@ -513,7 +537,9 @@ async fn preset_off_changes_nothing_and_calls_nothing() {
     assert!(d.analyzer.is_none());
     assert_eq!(d.signal_origin, SignalOrigin::Deterministic);
     assert!(
-        !serde_json::to_string(&d).unwrap_or_default().contains("analyzer"),
+        !serde_json::to_string(&d)
+            .unwrap_or_default()
+            .contains("analyzer"),
         "no analyzer field in the decision's JSON"
     );
     assert_eq!(analyzer.hits(), 0);
@@ -563,7 +589,11 @@ async fn grow_route_analyze_headless() {
     .await
     .expect("join");
     let (with, without) = out;
-    assert!(with.status.success(), "{}", String::from_utf8_lossy(&with.stderr));
+    assert!(
+        with.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
     let line: serde_json::Value = serde_json::from_slice(&with.stdout).expect("json");
     assert_eq!(line["analyzer"]["status"], "used", "{line}");
     assert_eq!(line["upgraded"], true);

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::coach::analyzer::Analysis;
 use crate::coach::interactions::{Interaction, ModelChoice, UserTier};
-use crate::routing::analyzer::{AnalyzerReport, MergePolicy, merge};
 use crate::coach::reload::Snapshot;
+use crate::routing::analyzer::{AnalyzerReport, MergePolicy, merge};
 use crate::routing::health::HealthBook;
 use crate::routing::router::Router;
 use crate::routing::selector::RouteInput;
@@ -153,9 +153,13 @@ pub fn run_jsonl(
     input: impl BufRead,
     out: impl Write,
 ) -> anyhow::Result<usize> {
-    run_jsonl_with(router, interactions, input, out, &mut |router, interactions, case| {
-        route_case(router, interactions, case)
-    })
+    run_jsonl_with(
+        router,
+        interactions,
+        input,
+        out,
+        &mut |router, interactions, case| route_case(router, interactions, case),
+    )
 }
 
 /// `--jsonl` with a routing function per case (`--analyze` passes one that asks the

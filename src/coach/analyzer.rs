@@ -261,10 +261,7 @@ impl AnalyzerRunner {
     /// call is spawned on the runtime and runs while the caller assembles its context.
     pub fn start(self: &Arc<Self>, req: AnalysisRequest) -> PendingAnalysis {
         let started = Instant::now();
-        let recent_start = req
-            .recent
-            .len()
-            .saturating_sub(self.settings.context_turns);
+        let recent_start = req.recent.len().saturating_sub(self.settings.context_turns);
         let recent = &req.recent[recent_start..];
         let turns: Vec<&str> = recent.iter().map(|m| m.content.as_str()).collect();
         let key = lock(&self.cache)
@@ -284,7 +281,10 @@ impl AnalyzerRunner {
             let now = self.now();
             if !health.state(ANALYZER_HEALTH_KEY, now).allows_call() {
                 tracing::debug!(model = %self.model.id, "analyzer skipped: circuit open");
-                return PendingAnalysis::ready(self.ready(AnalyzerStatus::CircuitOpen, None), started);
+                return PendingAnalysis::ready(
+                    self.ready(AnalyzerStatus::CircuitOpen, None),
+                    started,
+                );
             }
             health.begin_call(ANALYZER_HEALTH_KEY, now);
         }
@@ -385,12 +385,7 @@ impl AnalyzerRunner {
     }
 
     /// Records an in-time outcome (health, cache) and builds the turn's analysis.
-    fn settle(
-        &self,
-        outcome: CallOutcome,
-        key: Option<[u8; 32]>,
-        waited_ms: u64,
-    ) -> Analysis {
+    fn settle(&self, outcome: CallOutcome, key: Option<[u8; 32]>, waited_ms: u64) -> Analysis {
         let now = self.now();
         let result = if outcome.status.is_failure() {
             Outcome::Failure {

@@ -305,7 +305,12 @@ impl Coach {
         let mut rows = Vec::new();
         if let Some(a) = analysis {
             rows.extend(a.calls.iter().map(|c| {
-                (Some(conversation_id), Some(user_message_id), Some(decision_id), c.clone())
+                (
+                    Some(conversation_id),
+                    Some(user_message_id),
+                    Some(decision_id),
+                    c.clone(),
+                )
             }));
         }
         for late in runner.take_late() {

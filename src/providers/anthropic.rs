@@ -395,7 +395,10 @@ mod tests {
                 "index": 0,
                 "delta": {"type": "input_json_delta", "partial_json": piece},
             });
-            for e in d.decode(&ev("content_block_delta", &data.to_string())).unwrap() {
+            for e in d
+                .decode(&ev("content_block_delta", &data.to_string()))
+                .unwrap()
+            {
                 if let StreamEvent::Text(t) = e {
                     text.push_str(&t);
                 }
