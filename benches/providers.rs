@@ -82,6 +82,7 @@ fn request() -> ChatRequest {
         max_tokens: 800,
         temperature: None,
         cache_prompt: true,
+        structured: None,
     }
 }
 

@@ -31,6 +31,9 @@ pub mod env_names {
 pub struct Settings {
     pub models: ModelSettings,
     pub routing: RoutingSettings,
+    /// The analyzer (a cheap model scoring each message): a preset and overrides; every key
+    /// is optional and unset keys take the preset's value.
+    pub analyzer: crate::routing::analyzer::AnalyzerSettings,
     pub health: HealthSettings,
     pub retry: RetrySettings,
     pub timeouts: TimeoutSettings,
@@ -352,6 +355,7 @@ impl Default for Settings {
         Settings {
             models: ModelSettings::default(),
             routing: RoutingSettings::default(),
+            analyzer: crate::routing::analyzer::AnalyzerSettings::default(),
             health: HealthSettings::default(),
             retry: RetrySettings::default(),
             timeouts: TimeoutSettings::default(),
@@ -701,6 +705,7 @@ fn validate(
         "tokens",
         &ctx,
     )?;
+    resolve_analyzer(s, catalog).map_err(|e| ConfigError::File(e.locate(ctx.file, ctx.src)))?;
     let h = &s.health;
     check_range(
         h.failure_threshold,
@@ -847,6 +852,21 @@ fn validate(
         }
     }
     Ok(())
+}
+
+/// The `[analyzer]` section applied to the shipped presets and checked against `catalog`
+/// (the catalog in effect, with the user's models).
+pub fn resolve_analyzer(
+    s: &Settings,
+    catalog: &Catalog,
+) -> Result<crate::routing::analyzer::ResolvedAnalyzer, crate::routing::analyzer::SettingsError> {
+    use crate::routing::analyzer::{AnalyzerPresets, SettingsError};
+    let presets = AnalyzerPresets::builtin().map_err(|e| SettingsError {
+        field: "preset",
+        message: format!("the shipped analyzer presets are invalid: {e}"),
+        hint: None,
+    })?;
+    s.analyzer.resolve(&presets, catalog)
 }
 
 /// Warns when the config file holds a key and others can read it.
@@ -1012,6 +1032,38 @@ mod tests {
         let shown = c.effective_toml();
         assert!(!shown.contains("sk-ant-secret-123"));
         assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn analyzer_section_is_validated_and_located() {
+        let c = load_with(
+            Some("[analyzer]\npreset = \"balanced\"\nbudget_ms = 800\n"),
+            &[],
+        )
+        .unwrap();
+        let resolved = resolve_analyzer(&c.settings, &c.catalog).unwrap();
+        assert_eq!(resolved.budget_ms, 800);
+        assert!(resolved.is_enabled());
+        let off = load_with(None, &[]).unwrap();
+        assert!(
+            !resolve_analyzer(&off.settings, &off.catalog)
+                .unwrap()
+                .is_enabled()
+        );
+
+        let err = load_with(Some("[models]\nauto_upgrade = true\n\n[analyzer]\npreset = \"balanced\"\nbudget_ms = 5\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":6:"), "{err}");
+        assert!(err.contains("budget_ms"), "{err}");
+        let err = load_with(Some("[analyzer]\npreset = \"balancd\"\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean `balanced`"), "{err}");
+        let err = load_with(Some("[analyzer]\nbudget = 1\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("budget"), "{err}");
     }
 
     #[test]

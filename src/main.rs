@@ -8,6 +8,7 @@ use clap::Parser;
 use grow::catalog::ProviderKind;
 use grow::cli::style::Style;
 use grow::cli::{Cli, Command, ConfigCommand, ask, config_cmd, db, models, review, route, stats};
+use grow::coach::analyzer::{AnalysisRequest, AnalyzerPrompt, AnalyzerRunner};
 use grow::coach::api::{SendRequest, TurnStatus};
 use grow::coach::engine::{Coach, routing_policy};
 use grow::coach::provider_set::ProviderSet;
@@ -86,6 +87,36 @@ fn route_router(config: &Config) -> anyhow::Result<Router> {
     ))
 }
 
+/// The analyzer for `grow route --analyze`: the configured preset, or `balanced` when the
+/// config keeps it off. When it cannot run (no key for its model), says so on stderr and
+/// returns `None`: routing stays deterministic.
+fn route_analyzer(
+    config: &Config,
+    prompts: &grow::coach::prompts::Prompts,
+) -> anyhow::Result<Option<(tokio::runtime::Runtime, Arc<AnalyzerRunner>, AnalyzerPrompt)>> {
+    let mut settings = config.settings.clone();
+    let mut resolved = grow::config::resolve_analyzer(&settings, &config.catalog)?;
+    if !resolved.is_enabled() {
+        settings.analyzer.preset = Some("balanced".into());
+        resolved = grow::config::resolve_analyzer(&settings, &config.catalog)?;
+    }
+    let providers = ProviderSet::from_config(config, &process_env)?;
+    let runner = match AnalyzerRunner::new(
+        resolved,
+        &config.catalog,
+        &providers,
+        grow::coach::clock::Clock::System,
+    ) {
+        Ok(r) => Arc::new(r),
+        Err(why) => {
+            eprintln!("grow: --analyze: {why}; routing on the deterministic signals only");
+            return Ok(None);
+        }
+    };
+    let prompt = AnalyzerPrompt::from_prompts(prompts, runner.model())?;
+    Ok(Some((runtime()?, runner, prompt)))
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = match load_config(&cli) {
         Ok(c) => c,
@@ -132,12 +163,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Db(cmd)) => return db::run(&config, cmd, &mut out),
         Some(Command::Route(args)) => {
             let router = route_router(&config)?;
-            let interactions = grow::coach::prompts::Prompts::load(&config)?
-                .live()
-                .current();
+            let prompts = grow::coach::prompts::Prompts::load(&config)?;
+            let interactions = prompts.live().current();
+            let analyzer = if args.analyze {
+                route_analyzer(&config, &prompts)?
+            } else {
+                None
+            };
+            let mut route_fn = |router: &Router,
+                                interactions: &grow::coach::reload::Snapshot,
+                                case: &route::RouteCase| {
+                match &analyzer {
+                    None => route::route_case(router, interactions, case),
+                    Some((rt, runner, prompt)) => {
+                        let analysis = rt.block_on(runner.analyze(AnalysisRequest {
+                            message: case.message.clone(),
+                            recent: Vec::new(),
+                            prior_turns: case.turns.unwrap_or(0),
+                            prompt: prompt.clone(),
+                            conversation_id: None,
+                            user_message_id: None,
+                        }));
+                        route::route_case_analyzed(
+                            router,
+                            interactions,
+                            case,
+                            Some((&analysis, &runner.settings().merge)),
+                        )
+                    }
+                }
+            };
             if args.jsonl {
-                let failed =
-                    route::run_jsonl(&router, &interactions, std::io::stdin().lock(), &mut out)?;
+                let failed = route::run_jsonl_with(
+                    &router,
+                    &interactions,
+                    std::io::stdin().lock(),
+                    &mut out,
+                    &mut route_fn,
+                )?;
                 if failed > 0 {
                     eprintln!(
                         "grow: {failed} input line(s) could not be routed (see their \"error\" objects)"
@@ -153,8 +216,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 tier: args.tier,
                 history_tokens: Some(args.history_tokens),
             };
-            let decision =
-                route::route_case(&router, &interactions, &case).map_err(anyhow::Error::msg)?;
+            let decision = route_fn(&router, &interactions, &case).map_err(anyhow::Error::msg)?;
             if args.json {
                 writeln!(
                     out,

@@ -73,6 +73,7 @@ fn request() -> ChatRequest {
         max_tokens: 800,
         temperature: Some(0.7),
         cache_prompt: true,
+        structured: None,
     }
 }
 

@@ -192,6 +192,7 @@ fn upgraded_decision() -> RouteDecision {
         affinity: false,
         signal_origin: SignalOrigin::Analyzer,
         budget_tokens: 170_000,
+        analyzer: None,
     }
 }
 
@@ -211,6 +212,7 @@ fn default_decision() -> RouteDecision {
         affinity: false,
         signal_origin: SignalOrigin::Deterministic,
         budget_tokens: 170_000,
+        analyzer: None,
     }
 }
 

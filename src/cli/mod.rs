@@ -83,6 +83,10 @@ pub struct RouteArgs {
     /// Tokens of conversation history sent along.
     #[arg(long, default_value_t = 0)]
     pub history_tokens: u64,
+    /// Also ask the analyzer model (the configured `[analyzer]` preset, or `balanced` when it
+    /// is off); needs a key for its provider. Without one, routes deterministically.
+    #[arg(long)]
+    pub analyze: bool,
 }
 
 #[derive(Debug, Args)]

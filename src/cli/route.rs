@@ -5,8 +5,10 @@ use std::io::{BufRead, Write};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::coach::analyzer::Analysis;
 use crate::coach::interactions::{Interaction, ModelChoice, UserTier};
 use crate::coach::reload::Snapshot;
+use crate::routing::analyzer::{AnalyzerReport, MergePolicy, merge};
 use crate::routing::health::HealthBook;
 use crate::routing::router::Router;
 use crate::routing::selector::RouteInput;
@@ -48,6 +50,9 @@ pub struct RouteLine {
     pub reasons: Vec<String>,
     pub estimated_input_tokens: u64,
     pub estimated_cost_usd: f64,
+    /// Only with `--analyze`: what the analyzer did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analyzer: Option<AnalyzerReport>,
 }
 
 impl From<&RouteDecision> for RouteLine {
@@ -70,6 +75,7 @@ impl From<&RouteDecision> for RouteLine {
             reasons: d.reasons.clone(),
             estimated_input_tokens: d.estimated_input_tokens,
             estimated_cost_usd: d.estimated_cost_usd,
+            analyzer: d.analyzer.clone(),
         }
     }
 }
@@ -84,6 +90,17 @@ pub fn route_case(
     router: &Router,
     interactions: &Snapshot,
     case: &RouteCase,
+) -> Result<RouteDecision, String> {
+    route_case_analyzed(router, interactions, case, None)
+}
+
+/// Routes one case with an analyzer result (`grow route --analyze`): the verdict, when there
+/// is one, is merged with the deterministic signals by `policy`.
+pub fn route_case_analyzed(
+    router: &Router,
+    interactions: &Snapshot,
+    case: &RouteCase,
+    analysis: Option<(&Analysis, &MergePolicy)>,
 ) -> Result<RouteDecision, String> {
     let configured = match case.tier.as_deref() {
         Some(tier) => {
@@ -106,9 +123,26 @@ pub fn route_case(
         configured_model: configured.as_deref(),
         ..RouteInput::default()
     };
-    router
-        .decide(&input, &HealthBook::default())
-        .map_err(|e| e.to_string())
+    let Some((analysis, policy)) = analysis else {
+        return router
+            .decide(&input, &HealthBook::default())
+            .map_err(|e| e.to_string());
+    };
+    let detected = router.detect(&input);
+    let signals = match &analysis.verdict {
+        Some(verdict) => merge(&detected, verdict, policy),
+        None => detected,
+    };
+    let mut decision = router
+        .decide_with(
+            &input,
+            signals,
+            analysis.status.signal_origin(),
+            &HealthBook::default(),
+        )
+        .map_err(|e| e.to_string())?;
+    decision.analyzer = Some(analysis.report.clone());
+    Ok(decision)
 }
 
 /// `--jsonl`: one output line per input line, in order; a bad line gets an `error` object.
@@ -117,7 +151,25 @@ pub fn run_jsonl(
     router: &Router,
     interactions: &Snapshot,
     input: impl BufRead,
+    out: impl Write,
+) -> anyhow::Result<usize> {
+    run_jsonl_with(
+        router,
+        interactions,
+        input,
+        out,
+        &mut |router, interactions, case| route_case(router, interactions, case),
+    )
+}
+
+/// `--jsonl` with a routing function per case (`--analyze` passes one that asks the
+/// analyzer first).
+pub fn run_jsonl_with(
+    router: &Router,
+    interactions: &Snapshot,
+    input: impl BufRead,
     mut out: impl Write,
+    route: &mut dyn FnMut(&Router, &Snapshot, &RouteCase) -> Result<RouteDecision, String>,
 ) -> anyhow::Result<usize> {
     let mut failed = 0;
     for (n, line) in input.lines().enumerate() {
@@ -128,7 +180,7 @@ pub fn run_jsonl(
         let result = serde_json::from_str::<RouteCase>(&line)
             .map_err(|e| format!("line {}: {e}", n + 1))
             .and_then(|case| {
-                route_case(router, interactions, &case).map_err(|e| format!("line {}: {e}", n + 1))
+                route(router, interactions, &case).map_err(|e| format!("line {}: {e}", n + 1))
             });
         match result {
             Ok(decision) => serde_json::to_writer(&mut out, &RouteLine::from(&decision))?,
@@ -164,6 +216,21 @@ pub fn render(d: &RouteDecision, style: Style) -> String {
             "{}  {}\n",
             style.bold("safety  "),
             style.red(d.safety.as_str())
+        ));
+    }
+    if let Some(a) = &d.analyzer {
+        let status = match a.status {
+            crate::routing::analyzer::AnalyzerStatus::Used
+            | crate::routing::analyzer::AnalyzerStatus::Cached => style.green(a.status.as_str()),
+            _ => style.yellow(a.status.as_str()),
+        };
+        out.push_str(&format!(
+            "{}  {} · {} · {} ms · {}\n",
+            style.bold("analyzer"),
+            status,
+            a.model,
+            a.latency_ms,
+            usd(a.cost_usd)
         ));
     }
     if d.signals.is_empty() {

@@ -25,6 +25,7 @@ use crate::store::{
     ConversationKind, MessageStatus, NewAttempt, NewConversation, NewDecision, NewMessage, NewUsage,
 };
 
+use super::analyzer::{Analysis, AnalysisRequest, AnalyzerPrompt, AnalyzerRunner, PendingAnalysis};
 use super::api::{
     AttemptReport, CostSnapshot, Event, ExportFormat, SendRequest, TurnId, TurnStatus, TurnSummary,
 };
@@ -51,6 +52,8 @@ pub struct Coach {
     health: Mutex<HealthBook>,
     clock: Clock,
     profile_id: i64,
+    /// `None` when the analyzer is off or cannot run (no key for its model).
+    analyzer: Option<Arc<AnalyzerRunner>>,
 }
 
 /// Turns a cancel request into something a streaming turn can wait on.
@@ -189,7 +192,9 @@ impl Coach {
         let profile_id = store
             .ensure_profile(name, now)
             .context("creating the profile")?;
+        let analyzer = analyzer_runner(&config, &providers, &clock);
         Ok(Coach {
+            analyzer,
             retry: retry_policy(&config),
             health: Mutex::new(HealthBook::new(health_policy(&config))),
             safety: SafetyNotices::builtin()?,
@@ -218,6 +223,143 @@ impl Coach {
 
     pub fn router(&self) -> &Router {
         &self.router
+    }
+
+    /// The analyzer runner, when the analyzer is on and can run.
+    pub fn analyzer(&self) -> Option<&Arc<AnalyzerRunner>> {
+        self.analyzer.as_ref()
+    }
+
+    /// Starts the analyzer for a stored user message, before the turn's context is
+    /// assembled; `None` when it is off. It never fails a turn: a local error (reading the
+    /// recent messages, rendering its prompt) is logged and counts as `failed`.
+    fn start_analysis(
+        &self,
+        text: &str,
+        conversation_id: i64,
+        user_message_id: i64,
+    ) -> Option<PendingAnalysis> {
+        let runner = self.analyzer.as_ref()?;
+        match self.try_start_analysis(runner, text, conversation_id, user_message_id) {
+            Ok(pending) => Some(pending),
+            Err(e) => {
+                tracing::warn!("analyzer not started: {e:#}");
+                Some(runner.failed_locally())
+            }
+        }
+    }
+
+    /// Only the few recent messages the analyzer needs are read here.
+    fn try_start_analysis(
+        &self,
+        runner: &Arc<AnalyzerRunner>,
+        text: &str,
+        conversation_id: i64,
+        user_message_id: i64,
+    ) -> anyhow::Result<PendingAnalysis> {
+        let wanted = runner.settings().context_turns + 1;
+        let (recent, prior_turns) = {
+            let store = self.store();
+            let mut recent = store.recent_messages(conversation_id, wanted)?;
+            if recent.last().is_some_and(|m| m.id == user_message_id) {
+                recent.pop();
+            }
+            let size = store.conversation_size(conversation_id)?;
+            (recent, size.turns.saturating_sub(1) as u32)
+        };
+        let recent = recent
+            .into_iter()
+            .filter(|m| m.status != MessageStatus::Failed && m.compare_lane.unwrap_or(0) == 0)
+            .filter(|m| !m.content.trim().is_empty())
+            .filter_map(|m| match m.role {
+                crate::store::Role::User => Some(ChatMessage::user(m.content)),
+                crate::store::Role::Assistant => Some(ChatMessage::assistant(m.content)),
+                _ => None,
+            })
+            .collect();
+        let prompt = AnalyzerPrompt::from_prompts(&self.prompts, runner.model())?;
+        Ok(runner.start(AnalysisRequest {
+            message: text.to_string(),
+            recent,
+            prior_turns,
+            prompt,
+            conversation_id: Some(conversation_id),
+            user_message_id: Some(user_message_id),
+        }))
+    }
+
+    /// Stores the analyzer's calls as usage rows (`kind = analyzer`, no upgrade equivalent:
+    /// an all-upgrade setup would not make them), and any late answers' calls.
+    fn record_analyzer_usage(
+        &self,
+        analysis: Option<&Analysis>,
+        conversation_id: i64,
+        user_message_id: i64,
+        decision_id: i64,
+    ) -> anyhow::Result<()> {
+        let Some(runner) = &self.analyzer else {
+            return Ok(());
+        };
+        let now = self.clock.now_ms();
+        let store = self.store();
+        let mut rows = Vec::new();
+        if let Some(a) = analysis {
+            rows.extend(a.calls.iter().map(|c| {
+                (
+                    Some(conversation_id),
+                    Some(user_message_id),
+                    Some(decision_id),
+                    c.clone(),
+                )
+            }));
+        }
+        for late in runner.take_late() {
+            rows.extend(
+                late.calls
+                    .into_iter()
+                    .map(|c| (late.conversation_id, late.user_message_id, None, c)),
+            );
+        }
+        for (conversation_id, message_id, decision_id, call) in rows {
+            store.insert_usage(&NewUsage {
+                conversation_id,
+                message_id,
+                decision_id,
+                kind: crate::store::usage_kind::ANALYZER.to_string(),
+                model: call.model,
+                usage: call.usage,
+                cost_usd: call.cost_usd,
+                upgrade_equiv_cost_usd: 0.0,
+                no_cache_cost_usd: call.no_cache_cost_usd,
+                estimated: call.usage_estimated,
+                created_at: now,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Routes on the deterministic signals merged with the analyzer's verdict, if any.
+    fn decide(
+        &self,
+        input: &RouteInput<'_>,
+        analysis: Option<&Analysis>,
+    ) -> anyhow::Result<RouteDecision> {
+        let health = self.health();
+        let Some(analysis) = analysis else {
+            return Ok(self.router.decide(input, &health)?);
+        };
+        let detected = self.router.detect(input);
+        let signals = match (&analysis.verdict, &self.analyzer) {
+            (Some(verdict), Some(runner)) => {
+                crate::routing::analyzer::merge(&detected, verdict, &runner.settings().merge)
+            }
+            _ => detected,
+        };
+        let mut decision =
+            self.router
+                .decide_with(input, signals, analysis.status.signal_origin(), &health)?;
+        decision.analyzer = Some(analysis.report.clone());
+        Ok(decision)
     }
 
     pub fn has_remote_provider(&self) -> bool {
@@ -359,6 +501,8 @@ impl Coach {
         let emit = |e: Event| {
             let _ = events.send(e);
         };
+        // Started first so the analyzer's latency overlaps with assembling the context.
+        let pending = self.start_analysis(&req.text, conversation_id, user_message_id);
         let window = history::load(
             &self.store(),
             conversation_id,
@@ -374,10 +518,11 @@ impl Coach {
             req.force_upgrade,
         );
         input.configured_model = context.configured_model();
-        let decision = {
-            let health = self.health();
-            self.router.decide(&input, &health)?
+        let analysis = match pending {
+            Some(p) => Some(p.finish().await),
+            None => None,
         };
+        let decision = self.decide(&input, analysis.as_ref())?;
         let decision_id = self.store().insert_decision(&NewDecision {
             conversation_id,
             user_message_id,
@@ -398,6 +543,15 @@ impl Coach {
             estimated_cost_usd: decision.estimated_cost_usd,
             created_at: self.clock.now_ms(),
         })?;
+        if let Err(e) = self.record_analyzer_usage(
+            analysis.as_ref(),
+            conversation_id,
+            user_message_id,
+            decision_id,
+        ) {
+            tracing::warn!("could not record the analyzer's usage: {e:#}");
+        }
+        let analyzer_cost = analysis.as_ref().map_or(0.0, Analysis::cost_usd);
         emit(Event::Decision {
             turn,
             decision: decision.clone(),
@@ -413,6 +567,7 @@ impl Coach {
             max_tokens: resolved.max_tokens,
             temperature: Some(resolved.temperature),
             cache_prompt: self.config.settings.anthropic.prompt_caching,
+            structured: None,
         };
 
         // The answer text so far, shared by every attempt (only one attempt ever streams text).
@@ -771,7 +926,7 @@ impl Coach {
                 cache_write = usage.cache_creation_input_tokens, cache_read = usage.cache_read_input_tokens,
                 cost_usd = cost, status = status.as_str(), "model usage");
         }
-        let costs = self.cost_snapshot(conversation_id, cost)?;
+        let costs = self.cost_snapshot(conversation_id, cost + analyzer_cost)?;
         let summary = TurnSummary {
             conversation_id,
             assistant_message_id: Some(assistant_message_id),
@@ -933,6 +1088,31 @@ impl Coach {
             cancel,
         )
         .await
+    }
+}
+
+/// The analyzer the config asks for, when it can run; why not is logged.
+fn analyzer_runner(
+    config: &Config,
+    providers: &ProviderSet,
+    clock: &Clock,
+) -> Option<Arc<AnalyzerRunner>> {
+    let settings = match crate::config::resolve_analyzer(&config.settings, &config.catalog) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("analyzer off: {e}");
+            return None;
+        }
+    };
+    match AnalyzerRunner::new(settings, &config.catalog, providers, clock.clone()) {
+        Ok(runner) => {
+            tracing::info!(?runner, "analyzer on");
+            Some(Arc::new(runner))
+        }
+        Err(why) => {
+            tracing::info!("analyzer not running: {why}");
+            None
+        }
     }
 }
 

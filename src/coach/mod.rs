@@ -1,5 +1,6 @@
 //! The coach: one turn end to end, prompts, consultation, profile, behaviour.
 
+pub mod analyzer;
 pub mod analyzer_cache;
 pub mod api;
 pub mod behaviour;

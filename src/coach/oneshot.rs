@@ -102,6 +102,7 @@ impl Coach {
                 max_tokens: prepared.resolved.max_tokens_for(model),
                 temperature: Some(prepared.resolved.temperature),
                 cache_prompt: false,
+                structured: None,
             };
             let started = Instant::now();
             let mut sink = |_: &str| {};

@@ -150,6 +150,10 @@ pub fn request_body(req: &ChatRequest) -> Value {
     if let Some(t) = req.temperature {
         body["temperature"] = json!(t);
     }
+    if let Some(structured) = &req.structured {
+        body["tools"] = json!([structured.anthropic_tool]);
+        body["tool_choice"] = structured.anthropic_tool_choice.clone();
+    }
     body
 }
 
@@ -223,6 +227,16 @@ impl WireDecoder for AnthropicDecoder {
             }
             "content_block_start" => {
                 let block = data.get("content_block");
+                // A forced tool call (structured output): its input streams as
+                // `input_json_delta` fragments; a non-empty `input` here is a whole answer
+                // some servers send at once.
+                if block.and_then(|b| b.get("type")).and_then(Value::as_str) == Some("tool_use")
+                    && let Some(input) = block
+                        .and_then(|b| b.get("input"))
+                        .filter(|i| i.as_object().is_some_and(|o| !o.is_empty()))
+                {
+                    out.push(StreamEvent::Text(input.to_string()));
+                }
                 let is_text =
                     block.and_then(|b| b.get("type")).and_then(Value::as_str) == Some("text");
                 if let Some(text) = block.and_then(|b| b.get("text")).and_then(Value::as_str)
@@ -236,15 +250,21 @@ impl WireDecoder for AnthropicDecoder {
                 let delta = data
                     .get("delta")
                     .ok_or_else(|| malformed("`content_block_delta` without a delta"))?;
-                // Other delta kinds (thinking, tool input, citations) are not shown.
-                if delta.get("type").and_then(Value::as_str) == Some("text_delta") {
-                    let text = delta
-                        .get("text")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| malformed("`text_delta` without text"))?;
-                    if !text.is_empty() {
-                        out.push(StreamEvent::Text(text.to_string()));
+                // Tool input is only ever requested for structured output, where the JSON is
+                // the answer; other delta kinds (thinking, citations) are not shown.
+                let (field, what) = match delta.get("type").and_then(Value::as_str) {
+                    Some("text_delta") => ("text", "`text_delta` without text"),
+                    Some("input_json_delta") => {
+                        ("partial_json", "`input_json_delta` without partial_json")
                     }
+                    _ => return Ok(out),
+                };
+                let text = delta
+                    .get(field)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| malformed(what))?;
+                if !text.is_empty() {
+                    out.push(StreamEvent::Text(text.to_string()));
                 }
             }
             "message_delta" => {
@@ -359,6 +379,70 @@ mod tests {
     }
 
     #[test]
+    fn decodes_a_forced_tool_call_into_text() {
+        let mut d = AnthropicDecoder::default();
+        let start = d
+            .decode(&ev(
+                "content_block_start",
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_01","name":"grow_analyzer_verdict","input":{}}}"#,
+            ))
+            .unwrap();
+        assert!(start.is_empty());
+        let mut text = String::new();
+        for piece in [r#"{"crisis": "#, r#"false, "topic""#, r#": "jobs"}"#] {
+            let data = serde_json::json!({
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": piece},
+            });
+            for e in d
+                .decode(&ev("content_block_delta", &data.to_string()))
+                .unwrap()
+            {
+                if let StreamEvent::Text(t) = e {
+                    text.push_str(&t);
+                }
+            }
+        }
+        assert_eq!(text, r#"{"crisis": false, "topic": "jobs"}"#);
+        let whole = d
+            .decode(&ev(
+                "content_block_start",
+                r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"n","input":{"a":1}}}"#,
+            ))
+            .unwrap();
+        assert_eq!(whole, vec![StreamEvent::Text(r#"{"a":1}"#.into())]);
+        let bad = d
+            .decode(&ev(
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta"}}"#,
+            ))
+            .unwrap_err();
+        assert_eq!(bad.class, ErrorClass::MalformedStream);
+    }
+
+    #[test]
+    fn structured_request_forces_the_tool() {
+        let req = ChatRequest {
+            model: "claude-haiku-4-5".into(),
+            system: "Score it.".into(),
+            messages: vec![ChatMessage::user("a")],
+            max_tokens: 400,
+            temperature: Some(0.0),
+            cache_prompt: false,
+            structured: Some(crate::providers::StructuredOutput {
+                openai_response_format: json!({"type": "json_schema"}),
+                anthropic_tool: json!({"name": "t", "input_schema": {"type": "object"}}),
+                anthropic_tool_choice: json!({"type": "tool", "name": "t"}),
+            }),
+        };
+        let body = request_body(&req);
+        assert_eq!(body["tools"][0]["name"], "t");
+        assert_eq!(body["tool_choice"], json!({"type": "tool", "name": "t"}));
+        assert!(body.get("response_format").is_none());
+    }
+
+    #[test]
     fn body_has_two_cache_breakpoints() {
         let req = ChatRequest {
             model: "claude-haiku-4-5".into(),
@@ -371,7 +455,9 @@ mod tests {
             max_tokens: 800,
             temperature: None,
             cache_prompt: true,
+            structured: None,
         };
+        assert!(request_body(&req).get("tools").is_none());
         let body = request_body(&req);
         assert_eq!(body["stream"], true);
         assert_eq!(body["system"][0]["cache_control"]["type"], "ephemeral");

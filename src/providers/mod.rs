@@ -78,6 +78,26 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
     /// Mark the system prompt and the conversation prefix as cacheable (Anthropic).
     pub cache_prompt: bool,
+    /// Constrain the answer to a JSON schema (the analyzer). The completion text is then the
+    /// JSON document, whatever the provider's mechanism.
+    pub structured: Option<StructuredOutput>,
+}
+
+/// A provider's structured-output mechanism, filled in by the caller (the providers layer
+/// knows the wire fields, not the schema's meaning).
+///
+/// - OpenAI-compatible: `response_format` (`{type: "json_schema", json_schema: {name,
+///   strict: true, schema}}`); the answer text is the JSON.
+/// - Anthropic: `tools: [tool]` with `tool_choice` forcing it; the tool call's streamed
+///   `input_json_delta` fragments become the completion text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StructuredOutput {
+    /// The OpenAI `response_format` value.
+    pub openai_response_format: serde_json::Value,
+    /// The Anthropic tool definition (`name`, `description`, `input_schema`).
+    pub anthropic_tool: serde_json::Value,
+    /// The Anthropic `tool_choice` that forces the tool.
+    pub anthropic_tool_choice: serde_json::Value,
 }
 
 impl ChatRequest {

@@ -598,6 +598,7 @@ mod tests {
             max_tokens: 800,
             temperature: None,
             cache_prompt: false,
+            structured: None,
         }
     }
 

@@ -112,6 +112,9 @@ pub fn request_body(req: &ChatRequest) -> Value {
     if let Some(t) = req.temperature {
         body["temperature"] = json!(t);
     }
+    if let Some(structured) = &req.structured {
+        body["response_format"] = structured.openai_response_format.clone();
+    }
     body
 }
 
@@ -255,6 +258,29 @@ mod tests {
             })]
         );
         assert_eq!(d.decode(&data("[DONE]")).unwrap(), vec![StreamEvent::Done]);
+    }
+
+    #[test]
+    fn structured_request_carries_the_response_format() {
+        let mut req = ChatRequest {
+            model: "gpt-4o-mini".into(),
+            system: "Score it.".into(),
+            messages: vec![super::super::ChatMessage::user("a")],
+            max_tokens: 400,
+            temperature: Some(0.0),
+            cache_prompt: false,
+            structured: None,
+        };
+        assert!(request_body(&req).get("response_format").is_none());
+        let format = json!({"type": "json_schema", "json_schema": {"name": "v", "strict": true, "schema": {}}});
+        req.structured = Some(super::super::StructuredOutput {
+            openai_response_format: format.clone(),
+            anthropic_tool: json!({}),
+            anthropic_tool_choice: json!({}),
+        });
+        let body = request_body(&req);
+        assert_eq!(body["response_format"], format);
+        assert!(body.get("tools").is_none());
     }
 
     #[test]

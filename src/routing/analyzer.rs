@@ -93,6 +93,26 @@ impl AnalyzerStatus {
     }
 }
 
+/// The analyzer's part in one decision, for the routing panel and the stored decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalyzerReport {
+    pub status: AnalyzerStatus,
+    /// The analyzer model (also for a cached verdict: the model the preset names).
+    pub model: String,
+    /// Time the turn waited for the analyzer after the message arrived (0 for a cache hit
+    /// or a skip; the budget when it timed out).
+    pub latency_ms: u64,
+    /// What the analyzer calls of this turn cost (0 when cached or skipped; a timed-out
+    /// call's cost is recorded when its late answer arrives).
+    pub cost_usd: f64,
+    /// The verdict came from the cache.
+    pub cached: bool,
+    /// How long the turn waited for the analyzer after assembling its context: the latency
+    /// the analyzer added to the turn (the rest overlapped with context assembly).
+    #[serde(default)]
+    pub added_ms: u64,
+}
+
 impl std::fmt::Display for AnalyzerStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -231,6 +231,7 @@ pub fn select(
         affinity,
         signal_origin: origin,
         budget_tokens: budget_of(chosen, policy.budget_margin),
+        analyzer: None,
     })
 }
 

@@ -202,4 +202,7 @@ pub struct RouteDecision {
     pub signal_origin: SignalOrigin,
     /// The model's usable input budget (context window × safety margin).
     pub budget_tokens: u64,
+    /// What the analyzer did on this turn; `None` when it is off (no field in JSON then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analyzer: Option<crate::routing::analyzer::AnalyzerReport>,
 }

@@ -64,6 +64,7 @@ fn decision(model: &str, safety: Safety) -> RouteDecision {
         affinity: false,
         signal_origin: Default::default(),
         budget_tokens: 170_000,
+        analyzer: None,
     }
 }
 
