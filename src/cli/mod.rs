@@ -1,8 +1,10 @@
-//! Command-line faces: route, ask, models, config, review, stats, db.
+//! Command-line faces: route, ask, models, config, profile, jobs, review, stats, db.
 
 pub mod ask;
 pub mod config_cmd;
+pub mod jobs;
 pub mod models;
+pub mod profile;
 pub mod route;
 pub mod style;
 
@@ -47,6 +49,12 @@ pub enum Command {
     /// Validate the config or show where files live.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The personal coach: profile, prompt versions and diffs, consultation, commitments.
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
+    /// Scheduled work for cron/systemd: `grow jobs run [--force]`.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
 }
 
 #[derive(Debug, Args)]
