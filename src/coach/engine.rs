@@ -525,6 +525,7 @@ impl Coach {
                         &model.id,
                         &answer,
                         compare_lane,
+                        context.prompt_version,
                         &mut assistant_id,
                     );
                 }
@@ -804,6 +805,7 @@ impl Coach {
         model: &str,
         text: &str,
         lane: Option<u8>,
+        prompt_version: Option<i64>,
         id: &mut Option<i64>,
     ) {
         let store = self.store();
@@ -820,6 +822,7 @@ impl Coach {
                     self.clock.now_ms(),
                 );
                 msg.compare_lane = lane.map(i64::from);
+                msg.system_prompt_version_used = prompt_version;
                 store.insert_message(&msg)
             }
         };
