@@ -625,12 +625,16 @@ fn apply_personalization_env(
             src.unwrap_or_default(),
             &toml_path!["personalization", key],
             message.clone(),
-            Some(format!("fix the value in the file (or override it with {var})")),
+            Some(format!(
+                "fix the value in the file (or override it with {var})"
+            )),
         )
         .into());
     }
     s.personalization.apply_env(env).map_err(|e| {
-        let (var, message) = e.split_once(": ").unwrap_or(("personalization", e.as_str()));
+        let (var, message) = e
+            .split_once(": ")
+            .unwrap_or(("personalization", e.as_str()));
         ConfigError::Env {
             var: var.to_string(),
             message: message.to_string(),
@@ -1052,12 +1056,19 @@ mod tests {
     fn personalization_env_overrides_the_file_and_errors_name_the_variable() {
         let c = load_with(
             Some("[personalization]\nupdate_hour = 5\nmin_days_between_updates = 3\n"),
-            &[("PROMPT_UPDATE_HOUR", "4"), ("ENABLE_GENERIC_FALLBACK", "false")],
+            &[
+                ("PROMPT_UPDATE_HOUR", "4"),
+                ("ENABLE_GENERIC_FALLBACK", "false"),
+            ],
         )
         .unwrap();
         let p = &c.settings.personalization;
         assert_eq!(
-            (p.update_hour, p.min_days_between_updates, p.enable_generic_fallback),
+            (
+                p.update_hour,
+                p.min_days_between_updates,
+                p.enable_generic_fallback
+            ),
             (4, 3, false)
         );
         let err = load_with(None, &[("ADHERENCE_CHANGE_THRESHOLD", "lots")]).unwrap_err();

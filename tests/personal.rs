@@ -227,7 +227,10 @@ async fn consultation_to_version_one_then_behaviour_change_writes_version_two() 
 
     // Generation in the background: the status says so at once.
     let handle = Coach::spawn_personal_generation(&h.coach).expect("generation starts");
-    assert_eq!(h.coach.personal_status().unwrap(), PersonalStatus::Preparing);
+    assert_eq!(
+        h.coach.personal_status().unwrap(),
+        PersonalStatus::Preparing
+    );
     assert!(
         Coach::spawn_personal_generation(&h.coach).is_none(),
         "one at a time"
@@ -289,7 +292,10 @@ async fn consultation_to_version_one_then_behaviour_change_writes_version_two() 
         .expect("a proposal");
     assert_eq!(proposal.text, "Run three times this week");
     assert_eq!(proposal.due, NaiveDate::from_ymd_opt(2026, 11, 6));
-    assert!(h.coach.commitments_list().unwrap().is_empty(), "not before confirmation");
+    assert!(
+        h.coach.commitments_list().unwrap().is_empty(),
+        "not before confirmation"
+    );
     let c = h
         .coach
         .accept_proposal(&proposal, Some(summary.conversation_id))
@@ -316,7 +322,9 @@ async fn consultation_to_version_one_then_behaviour_change_writes_version_two() 
     };
     assert_eq!(*version, 2);
     assert!(
-        reasons.iter().any(|r| r.contains("logging consistency rose")),
+        reasons
+            .iter()
+            .any(|r| r.contains("logging consistency rose")),
         "{reasons:?}"
     );
     let update = server.requests()[7].raw_text();
@@ -326,7 +334,11 @@ async fn consultation_to_version_one_then_behaviour_change_writes_version_two() 
     );
     let v2 = h.coach.prompt_version(2).unwrap();
     assert!(v2.prompt.starts_with("Revisedine"));
-    assert!(v2.reason.contains("logging consistency rose"), "{}", v2.reason);
+    assert!(
+        v2.reason.contains("logging consistency rose"),
+        "{}",
+        v2.reason
+    );
     let triggering: Metrics = serde_json::from_str(&v2.metrics_json).unwrap();
     assert_eq!(triggering.current_streak, 15);
     assert!(v2.cost_usd > 0.0);
@@ -469,7 +481,10 @@ async fn without_generic_fallback_chat_waits_and_says_why() {
 async fn commitments_from_the_command_text() {
     // Thursday 2026-11-26.
     let h = harness(None, "", noon(2026, 11, 26));
-    let c = h.coach.commit("Send the portfolio by friday", None).unwrap();
+    let c = h
+        .coach
+        .commit("Send the portfolio by friday", None)
+        .unwrap();
     assert_eq!(c.text, "Send the portfolio");
     assert_eq!(c.due, NaiveDate::from_ymd_opt(2026, 11, 27));
     let undated = h.coach.commit("Stand by my decision", None).unwrap();
@@ -480,7 +495,11 @@ async fn commitments_from_the_command_text() {
     h.coach
         .resolve_commitment(undated.id, grow::coach::commitments::Resolution::Missed)
         .unwrap();
-    assert!(h.coach.resolve_commitment(999, grow::coach::commitments::Resolution::Done).is_err());
+    assert!(
+        h.coach
+            .resolve_commitment(999, grow::coach::commitments::Resolution::Done)
+            .is_err()
+    );
     let m = h.coach.behaviour_metrics().unwrap();
     assert_eq!((m.commitments.kept, m.commitments.missed), (1, 1));
     assert_eq!(m.adherence, Some(0.5));

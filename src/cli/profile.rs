@@ -122,9 +122,7 @@ fn metrics_lines(m: &Metrics) -> String {
     metrics_summary(m)
         .iter()
         .map(|(k, v)| {
-            let v = v
-                .as_str()
-                .map_or_else(|| v.to_string(), str::to_string);
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
             format!("  {}: {v}\n", k.replace('_', " "))
         })
         .collect()
@@ -195,7 +193,14 @@ pub fn render_estimate(estimate: &CostEstimate) -> String {
     format!(
         "{}estimated total: {} (a ~12-exchange interview, then a ~200-word profile and a 500–800-word prompt; catalog prices, typical token counts)\n",
         table(
-            &["interaction", "model", "calls", "input tok", "output tok", "cost"],
+            &[
+                "interaction",
+                "model",
+                "calls",
+                "input tok",
+                "output tok",
+                "cost"
+            ],
             &rows,
             &[2, 3, 4, 5]
         ),
@@ -304,7 +309,10 @@ pub fn run(coach: Coach, command: ProfileCommand) -> anyhow::Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&versions)?);
             } else if versions.is_empty() {
-                println!("no prompt versions yet: {}", status_line(&coach.personal_status()?));
+                println!(
+                    "no prompt versions yet: {}",
+                    status_line(&coach.personal_status()?)
+                );
             } else {
                 print!("{}", render_versions(&versions));
             }
@@ -336,7 +344,9 @@ pub fn run(coach: Coach, command: ProfileCommand) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
             coach.set_consultation_enabled(true)?;
-            println!("consultation on: start it with grow profile consult \"hello\" (or in the app)");
+            println!(
+                "consultation on: start it with grow profile consult \"hello\" (or in the app)"
+            );
         }
         ProfileCommand::DisableConsultation => {
             coach.set_consultation_enabled(false)?;

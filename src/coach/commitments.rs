@@ -116,7 +116,10 @@ pub fn parse_due(input: &str, today: NaiveDate) -> Result<NaiveDate, DueDateErro
         last_of_month(today)
     } else if let Some(n) = t.strip_prefix("in ") {
         let mut parts = n.split_whitespace();
-        match (parts.next().and_then(|x| x.parse::<u64>().ok()), parts.next()) {
+        match (
+            parts.next().and_then(|x| x.parse::<u64>().ok()),
+            parts.next(),
+        ) {
             (Some(n), Some("day" | "days")) => add(n),
             (Some(n), Some("week" | "weeks")) => add(n * 7),
             _ => None,

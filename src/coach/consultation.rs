@@ -53,8 +53,14 @@ pub enum ConsultationState {
     Disabled,
     NotStarted,
     /// Paused or under way: the next turn continues it.
-    InProgress { conversation_id: i64, exchanges: u64 },
-    Completed { conversation_id: i64, at: i64 },
+    InProgress {
+        conversation_id: i64,
+        exchanges: u64,
+    },
+    Completed {
+        conversation_id: i64,
+        at: i64,
+    },
 }
 
 /// One consultation turn's outcome.

@@ -159,8 +159,14 @@ pub struct CompletedConsultation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum GenerationState {
-    Preparing { started_at: i64, conversation_id: i64 },
-    Failed { at: i64, error: String },
+    Preparing {
+        started_at: i64,
+        conversation_id: i64,
+    },
+    Failed {
+        at: i64,
+        error: String,
+    },
 }
 
 /// What a generation stored.
@@ -275,7 +281,12 @@ fn transcript(messages: &[store::Message]) -> String {
 /// Called by the coaching turn when there is no personalised prompt: the generic prompt is
 /// fine unless `ENABLE_GENERIC_FALLBACK` is off.
 pub fn ensure_generic_allowed(coach: &Coach) -> Result<(), ChatWaiting> {
-    if coach.config.settings.personalization.enable_generic_fallback {
+    if coach
+        .config
+        .settings
+        .personalization
+        .enable_generic_fallback
+    {
         return Ok(());
     }
     let why = match coach.personal_status() {
@@ -295,10 +306,12 @@ impl Coach {
         let profile = self
             .with_store(|s| s.profile(self.profile_id()))?
             .ok_or_else(|| anyhow::anyhow!("profile {} is missing", self.profile_id()))?;
-        Ok(serde_json::from_str(&profile.settings_json).unwrap_or_else(|e| {
-            tracing::warn!("profile settings are not what grow expects ({e}); using defaults");
-            PersonalSettings::default()
-        }))
+        Ok(
+            serde_json::from_str(&profile.settings_json).unwrap_or_else(|e| {
+                tracing::warn!("profile settings are not what grow expects ({e}); using defaults");
+                PersonalSettings::default()
+            }),
+        )
     }
 
     /// Read-modify-write of the settings JSON under the store lock (one writer at a time).
@@ -352,7 +365,9 @@ impl Coach {
             .into_iter()
             .find(|v| v.version == version)
             .ok_or_else(|| {
-                anyhow::anyhow!("there is no prompt version {version} (see `grow profile versions`)")
+                anyhow::anyhow!(
+                    "there is no prompt version {version} (see `grow profile versions`)"
+                )
             })
     }
 
