@@ -504,3 +504,42 @@ async fn commitments_from_the_command_text() {
     assert_eq!((m.commitments.kept, m.commitments.missed), (1, 1));
     assert_eq!(m.adherence, Some(0.5));
 }
+
+#[tokio::test]
+async fn an_explicit_finish_is_picked_up_by_the_job() {
+    let server = FakeServer::start(vec![
+        reply("What would you like to work on first?"),
+        reply(&words("ProfileText", 190)),
+        reply(&words("PromptText", 520)),
+    ])
+    .await;
+    let h = harness(Some(server.url()), "", noon(2026, 11, 2));
+    h.coach.set_consultation_enabled(true).unwrap();
+    let step = consult(
+        &h,
+        "I want to change careers; I don't have much time today.",
+    )
+    .await;
+    assert!(!step.finished);
+    assert_eq!(h.coach.finish_consultation().unwrap(), step.conversation_id);
+    assert!(matches!(
+        h.coach.consultation_state().unwrap(),
+        ConsultationState::Completed { .. }
+    ));
+    // Completed but not generated yet (e.g. the app was closed): pending.
+    assert_eq!(
+        h.coach.personal_status().unwrap(),
+        PersonalStatus::Preparing
+    );
+    let r = run_jobs(&h.coach, false).await.unwrap();
+    assert!(
+        matches!(r.outcome, JobOutcome::Generated { version: 1, .. }),
+        "{r:?}"
+    );
+    assert_eq!(server.hits(), 3, "both texts in range: no regeneration");
+    assert_eq!(h.coach.personal_status().unwrap(), PersonalStatus::Ready(1));
+    assert!(
+        h.coach.finish_consultation().is_err(),
+        "nothing left to finish"
+    );
+}

@@ -15,7 +15,7 @@ use crate::store::NewSnapshot;
 
 use super::behaviour::{self, Metrics, is_update_due};
 use super::engine::Coach;
-use super::profile::{GenerationReport, PersonalStatus};
+use super::profile::{GENERATION_LEASE_MS, GenerationReport, PersonalStatus};
 
 /// What a job run did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,6 +94,16 @@ pub async fn run_jobs(coach: &Coach, force: bool) -> anyhow::Result<JobReport> {
 
     let latest = coach.with_store(|s| s.latest_prompt_version(coach.profile_id()))?;
     let Some(latest) = latest else {
+        if coach.generation_in_progress()? {
+            let reason = "your personal coach is being prepared from the consultation";
+            return Ok(report(
+                reason.into(),
+                JobOutcome::NoPrompt {
+                    reason: reason.into(),
+                },
+                None,
+            ));
+        }
         // A finished consultation whose generation never ran (or died): run it now.
         if coach.personal_status()? == PersonalStatus::Preparing
             || matches!(coach.personal_status()?, PersonalStatus::Failed(_))
@@ -174,8 +184,33 @@ pub async fn run_jobs(coach: &Coach, force: bool) -> anyhow::Result<JobReport> {
         ));
     }
 
+    // One update at a time across processes (the TUI's hourly check and a cron job), and
+    // none when another one wrote a version since `latest` was read.
+    let claimed = coach.update_personal_settings(|s| match s.prompt_update_started_at {
+        Some(t) if now_ms - t < GENERATION_LEASE_MS => false,
+        _ => {
+            s.prompt_update_started_at = Some(now_ms);
+            true
+        }
+    })?;
+    let current = coach
+        .with_store(|s| s.latest_prompt_version(coach.profile_id()))?
+        .map(|v| v.version);
+    if !claimed || current != Some(latest.version) {
+        if claimed {
+            coach.update_personal_settings(|s| s.prompt_update_started_at = None)?;
+        }
+        let reason = "another prompt update is running or has just written a version".to_string();
+        return Ok(report(
+            due_reason,
+            JobOutcome::NotDue { reason },
+            Some(metrics),
+        ));
+    }
     let reason = format!("behaviour changed: {}", verdict.reasons.join("; "));
-    let outcome = match coach.revise_prompt(&reason, &metrics).await {
+    let revised = coach.revise_prompt(&reason, &metrics).await;
+    coach.update_personal_settings(|s| s.prompt_update_started_at = None)?;
+    let outcome = match revised {
         Ok(r) => {
             tracing::info!(version = r.version, cost_usd = r.cost_usd, %reason, "prompt regenerated");
             JobOutcome::Regenerated {

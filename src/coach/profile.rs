@@ -143,6 +143,9 @@ pub struct PersonalSettings {
     pub completed_consultations: Vec<CompletedConsultation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personal_generation: Option<GenerationState>,
+    /// A scheduled prompt update under way since (lease, like the generation's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_update_started_at: Option<i64>,
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
 }
@@ -329,6 +332,15 @@ impl Coach {
             s.set_profile_settings(self.profile_id(), &serde_json::to_string(&settings)?)?;
             Ok(out)
         })
+    }
+
+    /// Whether a live generation from a consultation holds the lease.
+    pub fn generation_in_progress(&self) -> anyhow::Result<bool> {
+        let now = self.now_ms();
+        Ok(matches!(
+            self.personal_settings()?.personal_generation,
+            Some(GenerationState::Preparing { started_at, .. }) if now - started_at < GENERATION_LEASE_MS
+        ))
     }
 
     /// What the personalised coach is doing now.
