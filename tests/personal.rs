@@ -356,6 +356,10 @@ async fn consultation_to_version_one_then_behaviour_change_writes_version_two() 
     assert_eq!(server.hits(), hits);
     assert_eq!(snapshot_count(&h), snapshots + 1);
     assert_eq!(h.coach.prompt_history().unwrap().len(), 2);
+    // The trend: v1's baseline, v2's trigger, the skipped check — oldest first.
+    let trend = h.coach.behaviour_history(10).unwrap();
+    let streaks: Vec<u32> = trend.iter().map(|(_, m)| m.current_streak).collect();
+    assert_eq!(streaks, vec![0, 15, 15]);
 }
 
 async fn consult_err(h: &Harness) -> String {

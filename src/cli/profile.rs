@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use crate::coach::api::Event;
 use crate::coach::behaviour::Metrics;
 use crate::coach::commitments::{CommitmentView, Resolution, parse_due};
-use crate::coach::consultation::{ConsultationState, CostEstimate};
+use crate::coach::consultation::{ConsultationState, CostEstimate, MarkerFilter};
 use crate::coach::engine::{CancelSignal, Coach};
 use crate::coach::profile::{PersonalStatus, VersionDiff, metrics_summary};
 use crate::store::{CommitmentStatus, PromptVersion};
@@ -394,14 +394,15 @@ async fn consult(coach: &Coach, message: Option<String>, finish: bool) -> anyhow
         let (tx, mut rx) = mpsc::unbounded_channel();
         let printer = tokio::spawn(async move {
             let mut stdout = std::io::stdout();
+            // The completion marker is for the app, not the person.
+            let mut filter = MarkerFilter::default();
             while let Some(event) = rx.recv().await {
                 if let Event::Delta { text, .. } = event {
-                    // The completion marker is for the app, not the person.
-                    let shown = text.replace(crate::coach::consultation::MARKER, "");
-                    let _ = stdout.write_all(shown.as_bytes());
+                    let _ = stdout.write_all(filter.push(&text).as_bytes());
                     let _ = stdout.flush();
                 }
             }
+            let _ = stdout.write_all(filter.finish().as_bytes());
         });
         let text = message.unwrap_or_default();
         let result = coach

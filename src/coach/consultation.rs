@@ -109,6 +109,35 @@ pub fn strip_marker(text: &str) -> String {
         .to_string()
 }
 
+/// Hides the completion marker from streamed deltas, even when it arrives split across
+/// several of them: `push` returns what can be shown now (a possible start of the marker is
+/// held back), `finish` what is left at the end of the stream.
+#[derive(Debug, Default, Clone)]
+pub struct MarkerFilter {
+    held: String,
+}
+
+impl MarkerFilter {
+    pub fn push(&mut self, delta: &str) -> String {
+        self.held.push_str(delta);
+        if self.held.contains(MARKER) {
+            self.held = self.held.replace(MARKER, "");
+        }
+        let keep = (1..MARKER.len())
+            .rev()
+            .find(|&n| self.held.ends_with(&MARKER[..n]))
+            .unwrap_or(0);
+        let cut = self.held.len() - keep;
+        let shown = self.held[..cut].to_string();
+        self.held.drain(..cut);
+        shown
+    }
+
+    pub fn finish(&mut self) -> String {
+        std::mem::take(&mut self.held)
+    }
+}
+
 /// The system prompt and settings of a consultation turn (called by the turn engine).
 pub fn prepare_turn(coach: &Coach, text: &str) -> anyhow::Result<Prepared> {
     let ctx = coach.prompts().context(text);
@@ -309,5 +338,19 @@ mod tests {
         assert!(has_marker("Thanks. CONSULTATION_COMPLETE"));
         assert_eq!(strip_marker("Thanks. CONSULTATION_COMPLETE"), "Thanks.");
         assert!(!has_marker("What would you like to change?"));
+    }
+
+    #[test]
+    fn a_split_marker_never_reaches_the_screen() {
+        let mut f = MarkerFilter::default();
+        let mut shown = String::new();
+        for delta in ["Thanks — 谢谢!\nCONSULT", "ATION_COMP", "LETE"] {
+            shown.push_str(&f.push(delta));
+        }
+        shown.push_str(&f.finish());
+        assert_eq!(shown, "Thanks — 谢谢!\n");
+        let mut f = MarkerFilter::default();
+        assert_eq!(f.push("Is that C"), "Is that ");
+        assert_eq!(f.push("orrect?"), "Correct?");
     }
 }

@@ -366,6 +366,18 @@ impl Coach {
         })
     }
 
+    /// Behaviour snapshots (one per job run and per version), oldest first, at most `limit`
+    /// of the newest: the trend the profile screen shows. Unreadable rows are skipped.
+    pub fn behaviour_history(&self, limit: usize) -> anyhow::Result<Vec<(i64, Metrics)>> {
+        let mut rows: Vec<(i64, Metrics)> = self
+            .with_store(|s| s.snapshots(self.profile_id(), limit))?
+            .into_iter()
+            .filter_map(|s| Some((s.created_at, serde_json::from_str(&s.metrics_json).ok()?)))
+            .collect();
+        rows.reverse();
+        Ok(rows)
+    }
+
     /// Every prompt version, oldest first.
     pub fn prompt_history(&self) -> anyhow::Result<Vec<PromptVersion>> {
         Ok(self.with_store(|s| s.prompt_versions(self.profile_id()))?)
