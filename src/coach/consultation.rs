@@ -43,6 +43,10 @@ pub enum ConsultationError {
     NotEnabled,
     #[error("there is no consultation in progress to finish")]
     NothingToFinish,
+    #[error(
+        "the consultation needs a model: set ANTHROPIC_API_KEY or OPENAI_API_KEY (or enable a local endpoint); the offline coach cannot interview you"
+    )]
+    NoModel,
 }
 
 /// Where the person is with the consultation.
@@ -240,6 +244,9 @@ impl Coach {
             } => Some(conversation_id),
             ConsultationState::NotStarted | ConsultationState::Completed { .. } => None,
         };
+        if !self.has_remote_provider() {
+            return Err(ConsultationError::NoModel.into());
+        }
         let req = SendRequest {
             conversation_id,
             text: text.to_string(),
