@@ -189,7 +189,7 @@ async fn consultation_to_version_one_then_behaviour_change_writes_version_two() 
     );
     assert!(consult_err(&h).await.contains("enable-consultation"));
     h.coach.set_consultation_enabled(true).unwrap();
-    let estimate = h.coach.consultation_estimate();
+    let estimate = h.coach.consultation_estimate().unwrap();
     assert!(estimate.total_usd > 0.0 && estimate.lines.len() == 3);
 
     // Two exchanges: the first is paused/resumed through the stored conversation.

@@ -338,7 +338,7 @@ pub fn run(coach: Coach, command: ProfileCommand) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            print!("{}", render_estimate(&coach.consultation_estimate()));
+            print!("{}", render_estimate(&coach.consultation_estimate()?));
             if !yes && !confirm("Turn the consultation on?")? {
                 println!("left off");
                 return Ok(ExitCode::from(1));

@@ -17,23 +17,11 @@ use crate::store::{ConversationKind, ListFilter, MessageStatus};
 use super::api::{Event, SendRequest, TurnId, TurnStatus, TurnSummary};
 use super::engine::{CancelSignal, Coach};
 use super::interactions::{Interaction, ModelChoice};
-use super::profile::CompletedConsultation;
+use super::profile::{CompletedConsultation, PersonalAssets};
 use super::reload::Prepared;
 
 /// The line the interviewer ends a finished consultation with.
 pub const MARKER: &str = "CONSULTATION_COMPLETE";
-
-/// Typical token counts behind the cost estimate shown before a consultation is enabled:
-/// (interaction, calls, input tokens per call, output tokens per call).
-/// A consultation is ~12 exchanges; each turn sends the ~700-token interview prompt plus the
-/// conversation so far (~900 tokens on average) and gets ~90 tokens back. The profile call
-/// reads a ~2,000-token transcript and writes ~300 tokens (200 words); the prompt call reads
-/// the transcript and profile and writes ~1,100 tokens (650 words).
-pub const TYPICAL_TOKENS: [(Interaction, u64, u64, u64); 3] = [
-    (Interaction::Consultation, 12, 1_600, 90),
-    (Interaction::ProfileGeneration, 1, 2_600, 300),
-    (Interaction::PersonaGeneration, 1, 3_400, 1_100),
-];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConsultationError {
@@ -192,37 +180,41 @@ impl Coach {
     }
 
     /// The estimated cost of a consultation plus generating the profile and prompt, from the
-    /// catalog prices of the models the interactions resolve to for this tier and
-    /// [`TYPICAL_TOKENS`]. A routed interaction is priced on the default model.
-    pub fn consultation_estimate(&self) -> CostEstimate {
+    /// catalog prices of the models the interactions resolve to for this tier and the typical
+    /// token counts in `assets/personalization.toml`. A routed interaction is priced on the
+    /// default model.
+    pub fn consultation_estimate(&self) -> anyhow::Result<CostEstimate> {
         let snapshot = self.prompts().live().current();
         let catalog = self.router().catalog();
-        let lines: Vec<EstimateLine> = TYPICAL_TOKENS
+        let assets = PersonalAssets::builtin()?;
+        let lines: Vec<EstimateLine> = assets
+            .estimate
             .iter()
-            .map(|&(interaction, calls, input, output)| {
+            .filter_map(|e| Some((PersonalAssets::interaction(e)?, e)))
+            .map(|(interaction, e)| {
                 let model = match snapshot.resolve(interaction, self.prompts().tier()).model {
                     ModelChoice::Model(id) => id,
                     ModelChoice::Route => self.router().policy().default_model.clone(),
                 };
                 let usage = Usage {
-                    input_tokens: calls * input,
-                    output_tokens: calls * output,
+                    input_tokens: e.calls * e.input_tokens,
+                    output_tokens: e.calls * e.output_tokens,
                     ..Usage::default()
                 };
                 EstimateLine {
                     interaction: interaction.as_code(),
                     cost_usd: catalog.cost(&model, &usage),
                     model,
-                    calls,
+                    calls: e.calls,
                     input_tokens: usage.input_tokens,
                     output_tokens: usage.output_tokens,
                 }
             })
             .collect();
-        CostEstimate {
+        Ok(CostEstimate {
             total_usd: lines.iter().map(|l| l.cost_usd).sum(),
             lines,
-        }
+        })
     }
 
     /// One consultation turn: continues the open consultation (or starts one), streaming

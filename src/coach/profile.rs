@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use similar::{ChangeTag, TextDiff};
 
 use crate::providers::ChatMessage;
+use crate::source_error::{SourceError, nearest};
 use crate::store::{self, NewPromptVersion, NewSnapshot, PromptVersion, Role};
+use crate::toml_path;
 
 use super::behaviour::Metrics;
 use super::engine::Coach;
@@ -28,8 +30,13 @@ use super::safety::is_mostly_cjk;
 /// was killed) and may be started again.
 pub const GENERATION_LEASE_MS: i64 = 15 * 60 * 1000;
 
+/// Where the personalisation data lives in the source tree (for error messages).
+pub const ASSET_FILE: &str = "assets/personalization.toml";
+const ASSET_SRC: &str = include_str!("../../assets/personalization.toml");
+
 /// The length a generated text must have: words, or characters for Chinese text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LengthRule {
     pub min_words: usize,
     pub max_words: usize,
@@ -37,22 +44,89 @@ pub struct LengthRule {
     pub max_cjk_chars: usize,
 }
 
-/// ~200 words (the PROFILE_GENERATION template asks for 170–230 words, 300–450 characters).
-pub const PROFILE_LENGTH: LengthRule = LengthRule {
-    min_words: 170,
-    max_words: 230,
-    min_cjk_chars: 300,
-    max_cjk_chars: 450,
-};
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lengths {
+    /// The ~200-word conversational profile.
+    pub profile: LengthRule,
+    /// The 500–800-word personalised system prompt.
+    pub prompt: LengthRule,
+}
 
-/// 500–800 words (PERSONA_GENERATION / PERSONA_UPDATE); a Chinese prompt at roughly 1.5–2
-/// characters per English word.
-pub const PROMPT_LENGTH: LengthRule = LengthRule {
-    min_words: 500,
-    max_words: 800,
-    min_cjk_chars: 750,
-    max_cjk_chars: 1600,
-};
+/// Typical calls and tokens of one interaction, for the consultation's cost estimate.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstimateEntry {
+    pub interaction: String,
+    pub calls: u64,
+    /// Per call.
+    pub input_tokens: u64,
+    /// Per call.
+    pub output_tokens: u64,
+}
+
+/// `assets/personalization.toml`: length rules and the cost estimate's token counts.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalAssets {
+    pub lengths: Lengths,
+    pub estimate: Vec<EstimateEntry>,
+}
+
+impl PersonalAssets {
+    /// The shipped file.
+    pub fn builtin() -> Result<PersonalAssets, SourceError> {
+        PersonalAssets::parse(ASSET_FILE, ASSET_SRC)
+    }
+
+    /// Parses and validates; errors name file, line and key.
+    pub fn parse(file: &str, src: &str) -> Result<PersonalAssets, SourceError> {
+        let assets: PersonalAssets =
+            toml::from_str(src).map_err(|e| SourceError::from_toml(file, src, &e))?;
+        for (key, rule) in [
+            ("profile", &assets.lengths.profile),
+            ("prompt", &assets.lengths.prompt),
+        ] {
+            for (field, lo, hi) in [
+                ("min_words", rule.min_words, rule.max_words),
+                ("min_cjk_chars", rule.min_cjk_chars, rule.max_cjk_chars),
+            ] {
+                if lo == 0 || lo > hi {
+                    return Err(SourceError::at_path(
+                        file,
+                        src,
+                        &toml_path!["lengths", key, field],
+                        format!("{field} {lo} must be at least 1 and at most the maximum ({hi})"),
+                        None,
+                    ));
+                }
+            }
+        }
+        for (i, e) in assets.estimate.iter().enumerate() {
+            if Interaction::ALL
+                .iter()
+                .all(|x| x.as_code() != e.interaction)
+            {
+                let hint = nearest(&e.interaction, Interaction::ALL.iter().map(|x| x.as_code()))
+                    .map(|n| format!("did you mean `{n}`?"));
+                return Err(SourceError::at_path(
+                    file,
+                    src,
+                    &toml_path!["estimate", i, "interaction"],
+                    format!("unknown interaction `{}`", e.interaction),
+                    hint,
+                ));
+            }
+        }
+        Ok(assets)
+    }
+
+    pub fn interaction(entry: &EstimateEntry) -> Option<Interaction> {
+        Interaction::ALL
+            .into_iter()
+            .find(|x| x.as_code() == entry.interaction)
+    }
+}
 
 /// The measured length of a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -505,6 +579,7 @@ impl Coach {
         conversation_id: i64,
     ) -> anyhow::Result<GenerationReport> {
         let messages = self.with_store(|s| s.history(conversation_id))?;
+        let assets = PersonalAssets::builtin()?;
         let transcript = transcript(&messages);
         if transcript.is_empty() {
             anyhow::bail!("consultation {conversation_id} has no messages");
@@ -522,7 +597,7 @@ impl Coach {
                 &ctx,
                 &transcript,
                 Some(conversation_id),
-                &PROFILE_LENGTH,
+                &assets.lengths.profile,
             )
             .await?;
         let ctx = ctx.with_profile(profile.clone());
@@ -532,7 +607,7 @@ impl Coach {
                 &ctx,
                 &transcript,
                 Some(conversation_id),
-                &PROMPT_LENGTH,
+                &assets.lengths.prompt,
             )
             .await?;
         let metrics = self.behaviour_metrics()?;
@@ -666,7 +741,13 @@ impl Coach {
         }
         let ask = "Please revise the prompt as described.";
         let (prompt, calls, cost, model) = self
-            .generate_checked(Interaction::PersonaUpdate, &ctx, ask, None, &PROMPT_LENGTH)
+            .generate_checked(
+                Interaction::PersonaUpdate,
+                &ctx,
+                ask,
+                None,
+                &PersonalAssets::builtin()?.lengths.prompt,
+            )
             .await?;
         let version =
             self.store_version(&prompt, &latest.profile_text, reason, metrics, &model, cost)?;
@@ -715,6 +796,33 @@ mod tests {
         };
         assert_eq!(en.distance(&rule), 3);
         assert_eq!(zh.distance(&rule), 2);
+    }
+
+    #[test]
+    fn shipped_assets_are_valid_and_bad_ones_are_located() {
+        let a = PersonalAssets::builtin().unwrap();
+        assert_eq!(
+            (a.lengths.profile.min_words, a.lengths.prompt.max_words),
+            (170, 800)
+        );
+        assert!(
+            a.estimate
+                .iter()
+                .all(|e| PersonalAssets::interaction(e).is_some())
+        );
+        let bad = ASSET_SRC.replace(
+            "interaction = \"PROFILE_GENERATION\"",
+            "interaction = \"PROFILE_GENERATON\"",
+        );
+        let e = PersonalAssets::parse(ASSET_FILE, &bad).unwrap_err();
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("did you mean `PROFILE_GENERATION`?")
+        );
+        assert!(e.key.contains("estimate"), "{}", e.key);
+        let bad = ASSET_SRC.replace("min_words = 500", "min_words = 900");
+        let e = PersonalAssets::parse(ASSET_FILE, &bad).unwrap_err();
+        assert_eq!(e.key, "lengths.prompt.min_words");
     }
 
     #[test]
