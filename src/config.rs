@@ -47,6 +47,9 @@ pub struct Settings {
     pub user: UserSettings,
     pub coach: CoachSettings,
     pub catalog: CatalogSettings,
+    /// The personalised coach: when prompts are updated and how much behaviour must move
+    /// first (env names as in the original design, e.g. `MIN_DAYS_BETWEEN_UPDATES`).
+    pub personalization: crate::coach::behaviour::UpdatePolicy,
     /// Per-interaction overrides; validated by the interaction registry against the catalog
     /// and templates (same shape as `assets/interactions.toml`).
     pub interactions: toml::Table,
@@ -376,6 +379,7 @@ impl Default for Settings {
             user: UserSettings::default(),
             coach: CoachSettings::default(),
             catalog: CatalogSettings::default(),
+            personalization: crate::coach::behaviour::UpdatePolicy::default(),
             interactions: toml::Table::new(),
         }
     }
@@ -473,6 +477,7 @@ impl Config {
             None => Settings::default(),
         };
         apply_env(&mut settings, env)?;
+        apply_personalization_env(&mut settings, &file_name, file_src.as_deref(), env)?;
 
         let mut catalog = Catalog::builtin()?;
         catalog.apply_overrides(
@@ -607,6 +612,39 @@ fn apply_env(s: &mut Settings, env: &dyn Fn(&str) -> Option<String>) -> Result<(
         s.logging.log_model_usage = parse_bool_env(env_names::LOG_MODEL_USAGE, &v)?;
     }
     Ok(())
+}
+
+/// Checks the file's `[personalization]` values (located in the file), then applies the
+/// policy's env variables over them (errors name the variable).
+fn apply_personalization_env(
+    s: &mut Settings,
+    file: &str,
+    src: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    if let Err((var, message)) = s.personalization.validate() {
+        let key = message.split_whitespace().next().unwrap_or_default();
+        return Err(SourceError::at_path(
+            file,
+            src.unwrap_or_default(),
+            &toml_path!["personalization", key],
+            message.clone(),
+            Some(format!(
+                "fix the value in the file (or override it with {var})"
+            )),
+        )
+        .into());
+    }
+    s.personalization.apply_env(env).map_err(|e| {
+        let (var, message) = e
+            .split_once(": ")
+            .unwrap_or(("personalization", e.as_str()));
+        ConfigError::Env {
+            var: var.to_string(),
+            message: message.to_string(),
+            hint: None,
+        }
+    })
 }
 
 /// A range check: the value at `path` must lie in `range`.
@@ -1064,6 +1102,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("budget"), "{err}");
+    }
+
+    #[test]
+    fn personalization_env_overrides_the_file_and_errors_name_the_variable() {
+        let c = load_with(
+            Some("[personalization]\nupdate_hour = 5\nmin_days_between_updates = 3\n"),
+            &[
+                ("PROMPT_UPDATE_HOUR", "4"),
+                ("ENABLE_GENERIC_FALLBACK", "false"),
+            ],
+        )
+        .unwrap();
+        let p = &c.settings.personalization;
+        assert_eq!(
+            (
+                p.update_hour,
+                p.min_days_between_updates,
+                p.enable_generic_fallback
+            ),
+            (4, 3, false)
+        );
+        let err = load_with(None, &[("ADHERENCE_CHANGE_THRESHOLD", "lots")]).unwrap_err();
+        assert!(
+            err.to_string().contains("ADHERENCE_CHANGE_THRESHOLD"),
+            "{err}"
+        );
+        let e = file_err("[personalization]\nupdate_hour = 30\n");
+        assert_eq!((e.line, e.key.as_str()), (2, "personalization.update_hour"));
     }
 
     #[test]

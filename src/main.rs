@@ -227,6 +227,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 write!(out, "{}", route::render(&decision, Style::stdout()))?;
             }
         }
+        Some(Command::Profile(cmd)) => {
+            drop(out);
+            return grow::cli::profile::run(Coach::from_config(config, &process_env)?, cmd);
+        }
+        Some(Command::Jobs(cmd)) => {
+            drop(out);
+            return grow::cli::jobs::run(Coach::from_config(config, &process_env)?, cmd);
+        }
         Some(Command::Ask(args)) => {
             drop(out);
             let coach = Coach::from_config(config, &process_env)?;

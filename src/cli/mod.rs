@@ -1,9 +1,11 @@
-//! Command-line faces: route, ask, models, config, review, stats, db.
+//! Command-line faces: route, ask, models, config, profile, jobs, review, stats, db.
 
 pub mod ask;
 pub mod config_cmd;
 pub mod db;
+pub mod jobs;
 pub mod models;
+pub mod profile;
 pub mod review;
 pub mod route;
 pub mod stats;
@@ -58,6 +60,12 @@ pub enum Command {
     /// Back up or check the database.
     #[command(subcommand)]
     Db(DbCommand),
+    /// The personal coach: profile, prompt versions and diffs, consultation, commitments.
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
+    /// Scheduled work for cron/systemd: `grow jobs run [--force]`.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
 }
 
 #[derive(Debug, Args)]

@@ -31,7 +31,7 @@ use super::api::{
 };
 use super::clock::Clock;
 use super::history::{self, HistoryWindow};
-use super::interactions::ModelChoice;
+use super::interactions::{Interaction, ModelChoice};
 use super::prompts::Prompts;
 use super::provider_set::ProviderSet;
 use super::reload::Prepared;
@@ -122,6 +122,8 @@ struct TurnContext {
     prepared: Prepared,
     /// The personalised prompt version in use, if any.
     prompt_version: Option<i64>,
+    /// COACHING_RESPONSE, or CONSULTATION in an intake conversation.
+    interaction: Interaction,
 }
 
 impl TurnContext {
@@ -414,7 +416,7 @@ impl Coach {
             )?,
             None => HistoryWindow::default(),
         };
-        let context = self.turn_context(text)?;
+        let context = self.turn_context(text, ConversationKind::Chat)?;
         let mut input =
             self.route_input(text, &window, &context.prepared.system_prompt, None, false);
         input.configured_model = context.configured_model();
@@ -422,15 +424,28 @@ impl Coach {
         Ok(self.router.decide(&input, &health)?)
     }
 
-    /// The prompt and settings a coaching turn runs with (personalised prompt when present).
-    fn turn_context(&self, text: &str) -> anyhow::Result<TurnContext> {
+    /// The prompt and settings a turn runs with: the consultation prompt in an intake
+    /// conversation, else the personalised prompt when present, else the generic one (unless
+    /// `ENABLE_GENERIC_FALLBACK` is off: then a typed `ChatWaiting` error).
+    fn turn_context(&self, text: &str, kind: ConversationKind) -> anyhow::Result<TurnContext> {
+        if kind == ConversationKind::Consultation {
+            return Ok(TurnContext {
+                prepared: super::consultation::prepare_turn(self, text)?,
+                prompt_version: None,
+                interaction: Interaction::Consultation,
+            });
+        }
         let personal = self.store().latest_prompt_version(self.profile_id)?;
+        if personal.is_none() {
+            super::profile::ensure_generic_allowed(self)?;
+        }
         let prepared = self
             .prompts
             .coaching(text, personal.as_ref().map(|p| p.prompt.as_str()))?;
         Ok(TurnContext {
             prepared,
             prompt_version: personal.map(|p| p.version),
+            interaction: Interaction::CoachingResponse,
         })
     }
 
@@ -509,7 +524,11 @@ impl Coach {
             self.config.settings.coach.history_turns,
             self.router.policy().upgrade_threshold,
         )?;
-        let context = self.turn_context(&req.text)?;
+        let kind = self
+            .store()
+            .conversation(conversation_id)?
+            .map_or(ConversationKind::Chat, |c| c.kind);
+        let context = self.turn_context(&req.text, kind)?;
         let mut input = self.route_input(
             &req.text,
             &window,
@@ -531,7 +550,7 @@ impl Coach {
             tier: i64::from(decision.tier),
             upgraded: decision.upgraded,
             safety: decision.safety.as_str().to_string(),
-            interaction: Some("COACHING_RESPONSE".to_string()),
+            interaction: Some(context.interaction.as_code().to_string()),
             signals_json: serde_json::to_string(&decision.signals)?,
             reasons_json: serde_json::to_string(&decision.reasons)?,
             plan_json: serde_json::to_string(&decision.plan)?,
@@ -661,6 +680,7 @@ impl Coach {
                         &model.id,
                         &answer,
                         compare_lane,
+                        context.prompt_version,
                         &mut assistant_id,
                     );
                 }
@@ -904,7 +924,12 @@ impl Coach {
                     conversation_id: Some(conversation_id),
                     message_id: Some(id),
                     decision_id: Some(decision_id),
-                    kind: crate::store::usage_kind::COACHING.to_string(),
+                    kind: if kind == ConversationKind::Consultation {
+                        crate::store::usage_kind::PROFILE
+                    } else {
+                        crate::store::usage_kind::COACHING
+                    }
+                    .to_string(),
                     model: model.id.clone(),
                     usage,
                     cost_usd: cost,
@@ -925,6 +950,9 @@ impl Coach {
             tracing::info!(turn, model = %model.id, input = usage.input_tokens, output = usage.output_tokens,
                 cache_write = usage.cache_creation_input_tokens, cache_read = usage.cache_read_input_tokens,
                 cost_usd = cost, status = status.as_str(), "model usage");
+        }
+        if kind == ConversationKind::Chat {
+            super::commitments::record_checkin(self, now);
         }
         let costs = self.cost_snapshot(conversation_id, cost + analyzer_cost)?;
         let summary = TurnSummary {
@@ -951,6 +979,7 @@ impl Coach {
         model: &str,
         text: &str,
         lane: Option<u8>,
+        prompt_version: Option<i64>,
         id: &mut Option<i64>,
     ) {
         let store = self.store();
@@ -967,6 +996,7 @@ impl Coach {
                     self.clock.now_ms(),
                 );
                 msg.compare_lane = lane.map(i64::from);
+                msg.system_prompt_version_used = prompt_version;
                 store.insert_message(&msg)
             }
         };
