@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use grow::coach::api::{Event, SendRequest, TurnStatus};
 use grow::coach::engine::{CancelSignal, Coach};
-use grow::config::{Config, LoadOptions};
+use grow::config::LoadOptions;
 use grow::routing::analyzer::AnalyzerStatus;
 use serde_json::json;
 
@@ -43,7 +43,7 @@ fn coach_for(dir: &std::path::Path, coach_url: &str, analyzer_url: &str, analyze
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let get = move |k: &str| env.get(k).cloned();
-    let config = Config::load(&LoadOptions {
+    let config = grow::coach::settings::load(&LoadOptions {
         config_path: Some(config_path),
         db_override: None,
         env: &get,

@@ -20,7 +20,7 @@ use fake_server::wire::{AnthropicUsage, anthropic_stream};
 use fake_server::{FakeServer, Reply};
 use grow::coach::api::{Event, SendRequest};
 use grow::coach::engine::{CancelSignal, Coach};
-use grow::config::{Config, LoadOptions};
+use grow::config::LoadOptions;
 use tokio::sync::mpsc;
 
 const TURNS: usize = 300;
@@ -64,7 +64,7 @@ async fn run() {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let get = move |k: &str| env.get(k).cloned();
-    let config = Config::load(&LoadOptions {
+    let config = grow::coach::settings::load(&LoadOptions {
         config_path: Some(config_path),
         db_override: None,
         env: &get,

@@ -33,7 +33,7 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
         db_override: cli.db.clone(),
         env: &process_env,
     };
-    Config::load(&opts).map_err(anyhow::Error::from)
+    grow::coach::settings::load(&opts).map_err(anyhow::Error::from)
 }
 
 /// Where each provider's key comes from (never the key), or why it has none.
@@ -95,10 +95,10 @@ fn route_analyzer(
     prompts: &grow::coach::prompts::Prompts,
 ) -> anyhow::Result<Option<(tokio::runtime::Runtime, Arc<AnalyzerRunner>, AnalyzerPrompt)>> {
     let mut settings = config.settings.clone();
-    let mut resolved = grow::config::resolve_analyzer(&settings, &config.catalog)?;
+    let mut resolved = grow::coach::settings::resolve_analyzer(&settings, &config.catalog)?;
     if !resolved.is_enabled() {
         settings.analyzer.preset = Some("balanced".into());
-        resolved = grow::config::resolve_analyzer(&settings, &config.catalog)?;
+        resolved = grow::coach::settings::resolve_analyzer(&settings, &config.catalog)?;
     }
     let providers = ProviderSet::from_config(config, &process_env)?;
     let runner = match AnalyzerRunner::new(

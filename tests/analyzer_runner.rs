@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use grow::coach::api::{Event, SendRequest, TurnStatus, TurnSummary};
 use grow::coach::engine::{CancelSignal, Coach};
-use grow::config::{Config, LoadOptions};
+use grow::config::LoadOptions;
 use grow::routing::analyzer::AnalyzerStatus;
 use grow::routing::health::HealthState;
 use grow::routing::types::{RouteDecision, Safety, SignalKind, SignalOrigin, SignalSource};
@@ -77,7 +77,7 @@ fn harness(anthropic: Option<String>, openai: Option<String>, extra: &str) -> Ha
         env.insert("OPENAI_BASE_URL".into(), url);
     }
     let get = move |k: &str| env.get(k).cloned();
-    let config = Config::load(&LoadOptions {
+    let config = grow::coach::settings::load(&LoadOptions {
         config_path: Some(config_path),
         db_override: None,
         env: &get,

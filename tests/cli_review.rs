@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use grow::catalog::{Catalog, Usage};
-use grow::config::{Config, LoadOptions};
+use grow::config::LoadOptions;
 use grow::store::{
     ConversationKind, MessageStatus, NewAttempt, NewConversation, NewDecision, NewMessage,
     NewProfile, NewUsage, Store, usage_kind,
@@ -40,7 +40,7 @@ impl Env {
     /// The models an empty config routes to, and the catalog pricing them.
     fn models(&self) -> (String, String, Catalog) {
         let env = |_: &str| None;
-        let config = Config::load(&LoadOptions {
+        let config = grow::coach::settings::load(&LoadOptions {
             config_path: Some(self.config_file.clone()),
             db_override: None,
             env: &env,

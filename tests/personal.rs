@@ -19,7 +19,7 @@ use grow::coach::jobs::{JobOutcome, run_jobs};
 use grow::coach::profile::{ChatWaiting, PersonalStatus, TextLength};
 use grow::coach::prompts::Prompts;
 use grow::coach::provider_set::ProviderSet;
-use grow::config::{Config, LoadOptions};
+use grow::config::LoadOptions;
 use grow::routing::lexicon::Lexicon;
 use grow::routing::router::Router;
 use grow::store::{Checkin, ConversationKind, Role, Store};
@@ -60,7 +60,7 @@ fn harness(url: Option<String>, extra_config: &str, now_ms: i64) -> Harness {
         env.insert("ANTHROPIC_BASE_URL".into(), url);
     }
     let get = move |k: &str| env.get(k).cloned();
-    let config = Config::load(&LoadOptions {
+    let config = grow::coach::settings::load(&LoadOptions {
         config_path: Some(config_path),
         db_override: None,
         env: &get,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use grow::coach::api::{Event, SendRequest, TurnStatus, TurnSummary};
 use grow::coach::engine::{CancelSignal, Coach};
-use grow::config::{Config, LoadOptions};
+use grow::config::LoadOptions;
 use grow::store::{ConversationDetail, MessageStatus};
 use support::fake_server::wire::{
     AnthropicUsage, OpenAiUsage, anthropic_error_after, anthropic_error_body, anthropic_stream,
@@ -52,7 +52,7 @@ fn harness(anthropic: Option<String>, openai: Option<String>, extra_config: &str
         env.insert("OPENAI_BASE_URL".into(), url);
     }
     let get = move |k: &str| env.get(k).cloned();
-    let config = Config::load(&LoadOptions {
+    let config = grow::coach::settings::load(&LoadOptions {
         config_path: Some(config_path),
         db_override: None,
         env: &get,

@@ -1127,7 +1127,7 @@ fn analyzer_runner(
     providers: &ProviderSet,
     clock: &Clock,
 ) -> Option<Arc<AnalyzerRunner>> {
-    let settings = match crate::config::resolve_analyzer(&config.settings, &config.catalog) {
+    let settings = match super::settings::resolve_analyzer(&config.settings, &config.catalog) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!("analyzer off: {e}");

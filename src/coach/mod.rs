@@ -18,5 +18,6 @@ pub mod prompts;
 pub mod provider_set;
 pub mod reload;
 pub mod safety;
+pub mod settings;
 pub mod templates;
 pub mod worker;

@@ -306,27 +306,8 @@ fn preset_of(name: &str, e: PresetEntry) -> Result<Preset, Invalid> {
     })
 }
 
-/// The `[analyzer]` config section: a preset and optional overrides of its fields.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AnalyzerSettings {
-    /// `off`, `fast`, `cheap`, `balanced` or `reliable`; unset: the presets file's default.
-    pub preset: Option<String>,
-    /// Overrides the preset's model (a catalog id).
-    pub model: Option<String>,
-    pub budget_ms: Option<u64>,
-    pub retries: Option<u32>,
-    pub cache: Option<bool>,
-    pub cache_size: Option<usize>,
-    /// Prior turns sent along with the message and hashed into the cache key.
-    pub context_turns: Option<usize>,
-    pub failure_threshold: Option<u32>,
-    pub cooldown_secs: Option<u64>,
-    /// Overrides `[merge] lower_below_confidence` of the presets file.
-    pub lower_below_confidence: Option<f32>,
-    /// Overrides `[merge] min_analyzer_score` of the presets file.
-    pub min_analyzer_score: Option<f32>,
-}
+/// The `[analyzer]` config section is defined with the settings (bottom layer).
+pub use crate::config::sections::AnalyzerSettings;
 
 /// A bad `[analyzer]` value. `field` is the key inside `[analyzer]`; [`Self::locate`] turns
 /// it into a file:line error against the config text.

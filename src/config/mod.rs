@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod sections;
+
 use crate::catalog::{Catalog, ModelOverride};
 use crate::source_error::{PathSeg, SourceError};
 use crate::toml_path;
@@ -33,7 +35,7 @@ pub struct Settings {
     pub routing: RoutingSettings,
     /// The analyzer (a cheap model scoring each message): a preset and overrides; every key
     /// is optional and unset keys take the preset's value.
-    pub analyzer: crate::routing::analyzer::AnalyzerSettings,
+    pub analyzer: sections::AnalyzerSettings,
     pub health: HealthSettings,
     pub retry: RetrySettings,
     pub timeouts: TimeoutSettings,
@@ -49,7 +51,7 @@ pub struct Settings {
     pub catalog: CatalogSettings,
     /// The personalised coach: when prompts are updated and how much behaviour must move
     /// first (env names as in the original design, e.g. `MIN_DAYS_BETWEEN_UPDATES`).
-    pub personalization: crate::coach::behaviour::UpdatePolicy,
+    pub personalization: sections::UpdatePolicy,
     /// Per-interaction overrides; validated by the interaction registry against the catalog
     /// and templates (same shape as `assets/interactions.toml`).
     pub interactions: toml::Table,
@@ -358,7 +360,7 @@ impl Default for Settings {
         Settings {
             models: ModelSettings::default(),
             routing: RoutingSettings::default(),
-            analyzer: crate::routing::analyzer::AnalyzerSettings::default(),
+            analyzer: sections::AnalyzerSettings::default(),
             health: HealthSettings::default(),
             retry: RetrySettings::default(),
             timeouts: TimeoutSettings::default(),
@@ -379,7 +381,7 @@ impl Default for Settings {
             user: UserSettings::default(),
             coach: CoachSettings::default(),
             catalog: CatalogSettings::default(),
-            personalization: crate::coach::behaviour::UpdatePolicy::default(),
+            personalization: sections::UpdatePolicy::default(),
             interactions: toml::Table::new(),
         }
     }
@@ -477,7 +479,6 @@ impl Config {
             None => Settings::default(),
         };
         apply_env(&mut settings, env)?;
-        apply_personalization_env(&mut settings, &file_name, file_src.as_deref(), env)?;
 
         let mut catalog = Catalog::builtin()?;
         catalog.apply_overrides(
@@ -614,39 +615,6 @@ fn apply_env(s: &mut Settings, env: &dyn Fn(&str) -> Option<String>) -> Result<(
     Ok(())
 }
 
-/// Checks the file's `[personalization]` values (located in the file), then applies the
-/// policy's env variables over them (errors name the variable).
-fn apply_personalization_env(
-    s: &mut Settings,
-    file: &str,
-    src: Option<&str>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), ConfigError> {
-    if let Err((var, message)) = s.personalization.validate() {
-        let key = message.split_whitespace().next().unwrap_or_default();
-        return Err(SourceError::at_path(
-            file,
-            src.unwrap_or_default(),
-            &toml_path!["personalization", key],
-            message.clone(),
-            Some(format!(
-                "fix the value in the file (or override it with {var})"
-            )),
-        )
-        .into());
-    }
-    s.personalization.apply_env(env).map_err(|e| {
-        let (var, message) = e
-            .split_once(": ")
-            .unwrap_or(("personalization", e.as_str()));
-        ConfigError::Env {
-            var: var.to_string(),
-            message: message.to_string(),
-            hint: None,
-        }
-    })
-}
-
 /// A range check: the value at `path` must lie in `range`.
 fn check_range<T: PartialOrd + fmt::Display + Copy>(
     value: T,
@@ -743,7 +711,6 @@ fn validate(
         "tokens",
         &ctx,
     )?;
-    resolve_analyzer(s, catalog).map_err(|e| ConfigError::File(e.locate(ctx.file, ctx.src)))?;
     let h = &s.health;
     check_range(
         h.failure_threshold,
@@ -890,21 +857,6 @@ fn validate(
         }
     }
     Ok(())
-}
-
-/// The `[analyzer]` section applied to the shipped presets and checked against `catalog`
-/// (the catalog in effect, with the user's models).
-pub fn resolve_analyzer(
-    s: &Settings,
-    catalog: &Catalog,
-) -> Result<crate::routing::analyzer::ResolvedAnalyzer, crate::routing::analyzer::SettingsError> {
-    use crate::routing::analyzer::{AnalyzerPresets, SettingsError};
-    let presets = AnalyzerPresets::builtin().map_err(|e| SettingsError {
-        field: "preset",
-        message: format!("the shipped analyzer presets are invalid: {e}"),
-        hint: None,
-    })?;
-    s.analyzer.resolve(&presets, catalog)
 }
 
 /// Warns when the config file holds a key and others can read it.
@@ -1073,68 +1025,8 @@ mod tests {
     }
 
     #[test]
-    fn analyzer_section_is_validated_and_located() {
-        let c = load_with(
-            Some("[analyzer]\npreset = \"balanced\"\nbudget_ms = 800\n"),
-            &[],
-        )
-        .unwrap();
-        let resolved = resolve_analyzer(&c.settings, &c.catalog).unwrap();
-        assert_eq!(resolved.budget_ms, 800);
-        assert!(resolved.is_enabled());
-        let off = load_with(None, &[]).unwrap();
-        assert!(
-            !resolve_analyzer(&off.settings, &off.catalog)
-                .unwrap()
-                .is_enabled()
-        );
-
-        let err = load_with(Some("[models]\nauto_upgrade = true\n\n[analyzer]\npreset = \"balanced\"\nbudget_ms = 5\n"), &[])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(":6:"), "{err}");
-        assert!(err.contains("budget_ms"), "{err}");
-        let err = load_with(Some("[analyzer]\npreset = \"balancd\"\n"), &[])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("did you mean `balanced`"), "{err}");
-        let err = load_with(Some("[analyzer]\nbudget = 1\n"), &[])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("budget"), "{err}");
-    }
-
-    #[test]
-    fn personalization_env_overrides_the_file_and_errors_name_the_variable() {
-        let c = load_with(
-            Some("[personalization]\nupdate_hour = 5\nmin_days_between_updates = 3\n"),
-            &[
-                ("PROMPT_UPDATE_HOUR", "4"),
-                ("ENABLE_GENERIC_FALLBACK", "false"),
-            ],
-        )
-        .unwrap();
-        let p = &c.settings.personalization;
-        assert_eq!(
-            (
-                p.update_hour,
-                p.min_days_between_updates,
-                p.enable_generic_fallback
-            ),
-            (4, 3, false)
-        );
-        let err = load_with(None, &[("ADHERENCE_CHANGE_THRESHOLD", "lots")]).unwrap_err();
-        assert!(
-            err.to_string().contains("ADHERENCE_CHANGE_THRESHOLD"),
-            "{err}"
-        );
-        let e = file_err("[personalization]\nupdate_hour = 30\n");
-        assert_eq!((e.line, e.key.as_str()), (2, "personalization.update_hour"));
-    }
-
-    #[test]
     fn example_config_is_valid_and_matches_defaults() {
-        let src = include_str!("../config.example.toml");
+        let src = include_str!("../../config.example.toml");
         let parsed = parse_settings("config.example.toml", src).unwrap();
         assert_eq!(parsed, Settings::default());
     }
