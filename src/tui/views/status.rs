@@ -5,7 +5,8 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::super::app::{App, Focus, StatusKind};
+use super::super::app::{App, Focus, Screen, StatusKind};
+use super::super::review::ReviewPane;
 use super::super::wrap::{truncate, width};
 use super::hint_line;
 
@@ -52,6 +53,46 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let mut pairs: Vec<(&str, &str)> = Vec::new();
     if app.show_help() {
         pairs.extend([("Esc", "close help"), ("j/k", "scroll")]);
+    } else if app.screen() == Screen::Review {
+        let r = app.review();
+        if r.search.editing {
+            pairs.extend([
+                ("Enter", "search"),
+                ("Esc", "stop typing"),
+                ("Ctrl+U", "clear"),
+            ]);
+        } else {
+            match r.pane() {
+                ReviewPane::Detail => pairs.extend([
+                    ("j/k", "scroll"),
+                    ("n/p", "message"),
+                    ("y", "copy"),
+                    ("b", "copy code"),
+                    ("c", "continue"),
+                    ("e", "export"),
+                    ("Esc", "back"),
+                ]),
+                ReviewPane::SearchResults | ReviewPane::Conversations => pairs.extend([
+                    ("j/k", "move"),
+                    ("Enter", "open"),
+                    ("/", "search"),
+                    ("c", "continue"),
+                    ("e", "export"),
+                    ("Esc", "back"),
+                ]),
+            }
+            pairs.push(("?", "help"));
+        }
+        pairs.push(("Ctrl+Q", "quit"));
+    } else if app.screen() == Screen::Dashboard {
+        pairs.extend([
+            ("[ ]", "month"),
+            ("r", "refresh"),
+            ("Esc", "chat"),
+            ("F5", "review"),
+            ("?", "help"),
+            ("Ctrl+Q", "quit"),
+        ]);
     } else {
         if busy {
             pairs.push(("Esc", "stop"));
@@ -71,6 +112,8 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
         }
         pairs.extend([
             ("F2", "routing"),
+            ("F5", "review"),
+            ("F4", "dashboard"),
             ("Ctrl+T", "tab"),
             ("F1", "help"),
             (if busy { "Ctrl+Q" } else { "Ctrl+C" }, "quit"),
