@@ -3,13 +3,14 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, BorderType, Paragraph, Sparkline};
 
 use super::super::app::App;
 use super::super::review::short_model;
 use super::super::theme::Theme;
-use super::super::wrap::truncate;
+use super::super::wrap::{width, wrap_spans};
 use super::{money, thousands};
 use crate::coach::api::DashboardData;
 
@@ -30,10 +31,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         return;
     };
     let full = area.height + 4 >= FULL_LAYOUT_MIN_HEIGHT;
-    let summary_rows = 2;
+    let lines = summary_lines(d, area.width, t);
+    let summary_rows = u16::try_from(lines.len()).unwrap_or(u16::MAX);
     let [summary, rest] =
         Layout::vertical([Constraint::Length(summary_rows), Constraint::Fill(1)]).areas(area);
-    frame.render_widget(Paragraph::new(summary_lines(d, area.width, t)), summary);
+    frame.render_widget(Paragraph::new(lines), summary);
     if full {
         draw_full(frame, rest, d, t);
     } else {
@@ -78,22 +80,10 @@ fn summary_lines(d: &DashboardData, w: u16, t: &Theme) -> Vec<Line<'static>> {
         Span::styled(" · failed ", t.dim),
         Span::styled(s.failed_requests.to_string(), problem(s.failed_requests)),
     ];
-    vec![clip(first, w), clip(second, w)]
-}
-
-fn clip(spans: Vec<Span<'static>>, max: usize) -> Line<'static> {
-    let mut out = Vec::new();
-    let mut used = 0;
-    for s in spans {
-        let w = super::super::wrap::width(&s.content);
-        if used + w > max {
-            out.push(Span::styled(truncate(&s.content, max - used), s.style));
-            break;
-        }
-        used += w;
-        out.push(s);
-    }
-    Line::from(out)
+    let hang = [Span::raw("   ")];
+    let mut lines = wrap_spans(&first, &[], &hang, w);
+    lines.extend(wrap_spans(&second, &[], &hang, w));
+    lines
 }
 
 /// Cost per day of the month in hundredths of a cent (bars need integers), one slot a day.
@@ -118,36 +108,51 @@ fn panel<'a>(title: String, t: &Theme) -> Block<'a> {
         .title(Span::styled(format!(" {title} "), t.title))
 }
 
-fn model_bars(d: &DashboardData, t: &Theme) -> Vec<Bar<'static>> {
-    d.stats
-        .requests_by_model
+/// Horizontal bars labelled `name  count  share%`, names and numbers aligned; the numbers
+/// sit in the label so a short bar never hides them.
+fn labelled_bars(rows: Vec<(String, u64, f64)>, style: Style) -> Vec<Bar<'static>> {
+    let name_w = rows.iter().map(|(n, _, _)| width(n)).max().unwrap_or(0);
+    let count_w = rows
         .iter()
-        .take(TOP_N)
-        .map(|m| {
+        .map(|(_, c, _)| c.to_string().len())
+        .max()
+        .unwrap_or(1);
+    rows.into_iter()
+        .map(|(name, count, share)| {
+            let pad = " ".repeat(name_w.saturating_sub(width(&name)));
             Bar::default()
-                .label(Line::from(short_model(&m.model)))
-                .value(m.requests)
-                .text_value(format!("{} · {:.0}%", m.requests, m.share * 100.0))
-                .style(t.accent)
-                .value_style(t.base.add_modifier(ratatui::style::Modifier::REVERSED))
+                .label(Line::from(format!(
+                    "{name}{pad} {count:>count_w$} {:>3.0}% ",
+                    share * 100.0
+                )))
+                .value(count)
+                .text_value(String::new())
+                .style(style)
         })
         .collect()
 }
 
+fn model_bars(d: &DashboardData, t: &Theme) -> Vec<Bar<'static>> {
+    let rows = d
+        .stats
+        .requests_by_model
+        .iter()
+        .take(TOP_N)
+        .map(|m| (short_model(&m.model), m.requests, m.share))
+        .collect();
+    labelled_bars(rows, t.accent)
+}
+
+/// Share of upgrades each signal took part in (signals co-occur: shares can pass 100% in sum).
 fn trigger_bars(d: &DashboardData, t: &Theme) -> Vec<Bar<'static>> {
-    d.stats
+    let rows = d
+        .stats
         .top_triggers
         .iter()
         .take(TOP_N)
-        .map(|c| {
-            Bar::default()
-                .label(Line::from(c.signal.clone()))
-                .value(c.count)
-                .text_value(format!("{} · {:.0}%", c.count, c.share_of_upgrades * 100.0))
-                .style(t.warn)
-                .value_style(t.base.add_modifier(ratatui::style::Modifier::REVERSED))
-        })
-        .collect()
+        .map(|c| (c.signal.clone(), c.count, c.share_of_upgrades))
+        .collect();
+    labelled_bars(rows, t.warn)
 }
 
 fn horizontal_chart<'a>(bars: Vec<Bar<'a>>, block: Option<Block<'a>>) -> BarChart<'a> {
@@ -188,32 +193,29 @@ fn draw_full(frame: &mut Frame<'_>, area: Rect, d: &DashboardData, t: &Theme) {
     );
     let inner = block.inner(days_area);
     let n = units.len() as u16;
-    if n > 0 && inner.width >= n * 2 - 1 {
+    if n > 0 && inner.width > n && inner.height >= 3 {
+        frame.render_widget(block, days_area);
+        let gap = u16::from(inner.width >= n * 2);
+        let step = usize::from(1 + gap);
         let bars: Vec<Bar<'static>> = units
             .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                let label = if i == 0 || (i + 1) % 5 == 0 {
-                    format!("{}", i + 1)
-                } else {
-                    String::new()
-                };
+            .map(|&v| {
                 Bar::default()
                     .value(v)
-                    .label(Line::from(label))
                     .text_value(String::new())
                     .style(t.accent)
             })
             .collect();
-        let gap = if inner.width >= n * 2 { 1 } else { 0 };
+        let [chart, axis] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
         frame.render_widget(
             BarChart::default()
-                .block(block)
                 .bar_width(1)
                 .bar_gap(gap)
                 .data(BarGroup::default().bars(&bars)),
-            days_area,
+            chart,
         );
+        frame.render_widget(Paragraph::new(day_axis(units.len(), step, t)), axis);
     } else {
         frame.render_widget(
             Sparkline::default()
@@ -249,7 +251,10 @@ fn draw_full(frame: &mut Frame<'_>, area: Rect, d: &DashboardData, t: &Theme) {
     frame.render_widget(block, diag_area);
     let mut lines = error_lines(d, t);
     lines.extend(diagnostics_lines(d, t));
-    frame.render_widget(Paragraph::new(lines), inner);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        inner,
+    );
 }
 
 fn draw_compact(frame: &mut Frame<'_>, area: Rect, d: &DashboardData, t: &Theme) {
@@ -310,7 +315,26 @@ fn draw_compact(frame: &mut Frame<'_>, area: Rect, d: &DashboardData, t: &Theme)
         .into_iter()
         .next()
         .unwrap_or_default();
-    frame.render_widget(Paragraph::new(diag_line), diag);
+    let mut spans = vec![Span::raw(" ")];
+    spans.extend(diag_line.spans);
+    frame.render_widget(Paragraph::new(Line::from(spans)), diag);
+}
+
+/// Day numbers under a per-day bar chart: 1, 5, 10, … under their bars.
+fn day_axis(days: usize, step: usize, t: &Theme) -> Line<'static> {
+    let mut text = String::new();
+    for day in 1..=days {
+        if day == 1 || day % 5 == 0 {
+            let col = (day - 1) * step;
+            if text.len() < col {
+                text.push_str(&" ".repeat(col - text.len()));
+            }
+            if text.len() == col {
+                text.push_str(&day.to_string());
+            }
+        }
+    }
+    Line::from(Span::styled(text, t.dim))
 }
 
 fn pad_left(r: Rect) -> Rect {
@@ -344,10 +368,10 @@ fn diagnostics_lines(d: &DashboardData, t: &Theme) -> Vec<Line<'static>> {
     let fb = &g.resolve.fallbacks;
     let mut lines = vec![
         Line::from(vec![
-            Span::styled(" config lookup ", t.dim),
+            Span::styled("lookup ", t.dim),
             Span::styled(
                 format!(
-                    "p50 ≤{} p99 ≤{} ({} lookups)",
+                    "p50≤{} p99≤{} ×{}",
                     us(lat.p50_ns_at_most),
                     us(lat.p99_ns_at_most),
                     lat.count
@@ -356,10 +380,10 @@ fn diagnostics_lines(d: &DashboardData, t: &Theme) -> Vec<Line<'static>> {
             ),
         ]),
         Line::from(vec![
-            Span::styled(" template cache ", t.dim),
+            Span::styled("templates ", t.dim),
             Span::styled(
                 format!(
-                    "{:.0}% hits ({} renders, {} errors)",
+                    "{:.0}% cached · {} renders · {} errors",
                     g.templates.hit_rate * 100.0,
                     g.templates.renders,
                     g.templates.errors
@@ -372,17 +396,14 @@ fn diagnostics_lines(d: &DashboardData, t: &Theme) -> Vec<Line<'static>> {
             ),
         ]),
         Line::from(vec![
-            Span::styled(" fallbacks ", t.dim),
+            Span::styled("config fallbacks ", t.dim),
             Span::styled(
-                format!(
-                    "to default {} · to built-in {}",
-                    fb.to_default, fb.to_builtin
-                ),
+                format!("default {} · built-in {}", fb.to_default, fb.to_builtin),
                 if fb.to_builtin > 0 { t.warn } else { t.base },
             ),
         ]),
         Line::from(vec![
-            Span::styled(" reloads ", t.dim),
+            Span::styled("reloads ", t.dim),
             Span::styled(
                 format!(
                     "{} applied · {} rejected",
@@ -398,7 +419,7 @@ fn diagnostics_lines(d: &DashboardData, t: &Theme) -> Vec<Line<'static>> {
     ];
     if let Some(e) = &g.reloads.last_error {
         lines.push(Line::from(Span::styled(
-            format!(" last reload error: {}", crate::sanitize::strip_controls(e)),
+            format!("last reload error: {}", crate::sanitize::strip_controls(e)),
             t.error,
         )));
     }

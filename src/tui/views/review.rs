@@ -176,7 +176,7 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
         fit_right("turns", turns_w)
     );
     if !narrow {
-        header.push_str(&format!("  {}", fit("models", mix_w - 2)));
+        header.push_str(&format!("  {}", fit("models  ↑ upgraded", mix_w - 2)));
     }
     header.push_str(&fit_right("cost", cost_w));
     let mut lines = vec![Line::from(Span::styled(header, t.dim))];
@@ -210,7 +210,11 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
         ];
         if !narrow {
             spans.push(Span::raw("  "));
-            let mix = model_mix(c);
+            let mix = if c.upgrades > 0 {
+                format!("↑{} {}", c.upgrades, model_mix(c))
+            } else {
+                model_mix(c)
+            };
             let up = if c.upgrades > 0 { t.warn } else { t.dim };
             spans.push(Span::styled(fit(&mix, mix_w - 2), up));
         }
@@ -383,8 +387,9 @@ pub fn title(app: &App) -> String {
                     .filter(|s| !s.trim().is_empty())
                     .unwrap_or_else(|| format!("#{}", c.id));
                 let turns = d.detail.turns.iter().filter(|t| t.user.is_some()).count();
+                let plural = if turns == 1 { "" } else { "s" };
                 format!(
-                    "{name} · {turns} turns · {} · read-only",
+                    "{name} · {turns} turn{plural} · {} · read-only",
                     money(d.detail.totals.cost_usd)
                 )
             })

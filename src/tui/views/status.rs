@@ -63,25 +63,27 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
             ]);
         } else {
             match r.pane() {
+                // Most useful first: the line is cut on narrow terminals; `?` lists all.
                 ReviewPane::Detail => pairs.extend([
-                    ("j/k", "scroll"),
+                    ("Esc", "back"),
                     ("n/p", "message"),
                     ("y", "copy"),
-                    ("b", "copy code"),
+                    ("b", "code"),
                     ("c", "continue"),
+                    ("?", "help"),
                     ("e", "export"),
-                    ("Esc", "back"),
+                    ("j/k", "scroll"),
                 ]),
                 ReviewPane::SearchResults | ReviewPane::Conversations => pairs.extend([
-                    ("j/k", "move"),
                     ("Enter", "open"),
                     ("/", "search"),
                     ("c", "continue"),
-                    ("e", "export"),
                     ("Esc", "back"),
+                    ("?", "help"),
+                    ("e", "export"),
+                    ("j/k", "move"),
                 ]),
             }
-            pairs.push(("?", "help"));
         }
         pairs.push(("Ctrl+Q", "quit"));
     } else if app.screen() == Screen::Dashboard {
@@ -101,7 +103,7 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
             Focus::Input => pairs.extend([
                 ("Enter", "send"),
                 ("Shift+Enter", "newline"),
-                ("Tab", "messages"),
+                ("Tab", "focus"),
             ]),
             Focus::Messages => pairs.extend([
                 ("j/k", "scroll"),
@@ -113,10 +115,10 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
         pairs.extend([
             ("F2", "routing"),
             ("F5", "review"),
-            ("F4", "dashboard"),
-            ("Ctrl+T", "tab"),
+            ("F4", "stats"),
             ("F1", "help"),
             (if busy { "Ctrl+Q" } else { "Ctrl+C" }, "quit"),
+            ("Ctrl+T", "tab"),
         ]);
     }
     let line = hint_line(&pairs, usize::from(area.width), t);
