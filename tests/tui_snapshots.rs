@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use grow::catalog::{ProviderKind, Usage};
-use grow::coach::api::{AttemptReport, CostSnapshot, Event, TurnStatus, TurnSummary};
+use grow::coach::api::{AttemptReport, CostSnapshot, Event, Intent, TurnStatus, TurnSummary};
 use grow::routing::types::{
     PlanRole, PlanStep, RouteDecision, Safety, Signal, SignalKind, SignalOrigin, SignalSource,
 };
@@ -619,7 +619,6 @@ async fn interactive_demo_with_scripted_worker() -> anyhow::Result<()> {
     use std::collections::HashSet;
     use std::sync::{Arc, Mutex};
 
-    use grow::coach::api::Intent;
     use tokio::sync::mpsc::unbounded_channel;
 
     let (intent_tx, mut intent_rx) = unbounded_channel::<Intent>();
@@ -693,6 +692,15 @@ async fn interactive_demo_with_scripted_worker() -> anyhow::Result<()> {
                         "exported as {} (scripted worker: no file written)",
                         format.as_str()
                     )));
+                }
+                Intent::ListConversations
+                | Intent::Search { .. }
+                | Intent::OpenConversation { .. }
+                | Intent::LoadHistory { .. }
+                | Intent::Dashboard { .. } => {
+                    let _ = event_tx.send(Event::Notice(
+                        "scripted worker: no saved history in this demo".into(),
+                    ));
                 }
                 Intent::Shutdown => break,
             }
@@ -773,4 +781,394 @@ fn many_tabs_keep_the_active_one_visible() {
     let screen = s.render().backend().to_string();
     let first_row = screen.lines().next().unwrap_or_default().to_string();
     assert!(first_row.contains("8:conversatio"), "{first_row}");
+}
+
+// ----- Review and Dashboard, fed from a real in-memory store with fixed data -----
+
+mod history {
+    use grow::catalog::Usage;
+    use grow::coach::api::{DashboardData, Diagnostics, SNIPPET_CLOSE, SNIPPET_OPEN, SearchHit};
+    use grow::coach::interactions::LatencySummary;
+    use grow::store::{
+        ConversationDetail, ConversationKind, ConversationSummary, ListFilter, MessageStatus,
+        NewAttempt, NewConversation, NewDecision, NewMessage, NewUsage, SnippetStyle, Store,
+        usage_kind,
+    };
+
+    /// 2026-11-01 00:00 UTC.
+    pub const NOV_1: i64 = 1_793_491_200_000;
+    const DAY: i64 = 86_400_000;
+    const HOUR: i64 = 3_600_000;
+
+    pub struct Fixture {
+        pub store: Store,
+        pub berlin: i64,
+        pub chinese: i64,
+    }
+
+    struct Turn<'a> {
+        user: &'a str,
+        model: &'a str,
+        upgraded: bool,
+        signals: &'a str,
+        reasons: &'a str,
+        fallback: bool,
+        answer: &'a str,
+        status: MessageStatus,
+        cost: f64,
+        upgrade_cost: f64,
+    }
+
+    fn add_turn(store: &Store, conversation_id: i64, at: i64, t: &Turn<'_>) {
+        let user = store
+            .insert_message(&NewMessage::user(conversation_id, t.user, at))
+            .expect("user message");
+        let decision = store
+            .insert_decision(&NewDecision {
+                conversation_id,
+                user_message_id: user,
+                model: t.model.into(),
+                provider: "anthropic".into(),
+                tier: if t.upgraded { 2 } else { 1 },
+                upgraded: t.upgraded,
+                safety: "none".into(),
+                interaction: Some("coaching".into()),
+                signals_json: t.signals.into(),
+                reasons_json: t.reasons.into(),
+                plan_json: "[]".into(),
+                signal_origin: "deterministic".into(),
+                estimated_input_tokens: 1_840,
+                estimated_cost_usd: t.cost,
+                created_at: at,
+            })
+            .expect("decision");
+        let answered_by = if t.fallback { "gpt-5" } else { t.model };
+        let reply = store
+            .insert_message(&NewMessage::assistant(
+                conversation_id,
+                answered_by,
+                t.answer,
+                t.status,
+                at + 2_000,
+            ))
+            .expect("reply");
+        let mut attempts = Vec::new();
+        if t.fallback {
+            attempts.push((t.model, "anthropic", "rate_limited", Some(429), 310));
+            attempts.push(("gpt-5", "openai", "ok", Some(200), 2_400));
+        } else {
+            attempts.push((t.model, "anthropic", "ok", Some(200), 1_900));
+        }
+        for (model, provider, outcome, status, ms) in attempts {
+            store
+                .insert_attempt(&NewAttempt {
+                    decision_id: decision,
+                    assistant_message_id: (outcome == "ok").then_some(reply),
+                    model: model.into(),
+                    provider: provider.into(),
+                    outcome: outcome.into(),
+                    http_status: status,
+                    first_byte_ms: (outcome == "ok").then_some(640),
+                    duration_ms: ms,
+                    note: None,
+                    created_at: at + 1_000,
+                })
+                .expect("attempt");
+        }
+        store
+            .insert_usage(&NewUsage {
+                conversation_id: Some(conversation_id),
+                message_id: Some(reply),
+                decision_id: Some(decision),
+                kind: usage_kind::COACHING.into(),
+                model: answered_by.into(),
+                usage: Usage {
+                    input_tokens: 1_800,
+                    output_tokens: 240,
+                    cache_creation_input_tokens: 0,
+                    cache_read_input_tokens: 0,
+                },
+                cost_usd: t.cost,
+                upgrade_equiv_cost_usd: t.upgrade_cost,
+                no_cache_cost_usd: t.cost,
+                estimated: false,
+                created_at: at + 2_000,
+            })
+            .expect("usage");
+    }
+
+    fn conversation(store: &Store, profile: i64, title: &str, at: i64) -> i64 {
+        store
+            .create_conversation(&NewConversation {
+                profile_id: profile,
+                title: Some(title.into()),
+                kind: ConversationKind::Chat,
+                system_prompt_version_used: None,
+                created_at: at,
+            })
+            .expect("conversation")
+    }
+
+    const DECISION_SIGNALS: &str = r#"[{"kind":"complex_decision","score":0.82,"evidence":"Berlin or Lisbon"},{"kind":"strategic_planning","score":0.64,"evidence":"next five years"}]"#;
+    const DECISION_REASONS: &str =
+        r#"["upgrade: complex_decision (0.82)","upgrade: strategic_planning (0.64)"]"#;
+
+    pub fn fixture() -> Fixture {
+        let store = Store::open_in_memory().expect("store");
+        let profile = store.ensure_profile("me", NOV_1).expect("profile");
+        let routine = |user, answer, cost| Turn {
+            user,
+            model: "claude-haiku-4-5",
+            upgraded: false,
+            signals: "[]",
+            reasons: r#"["routine coaching: default model"]"#,
+            fallback: false,
+            answer,
+            status: MessageStatus::Complete,
+            cost,
+            upgrade_cost: cost * 3.0,
+        };
+
+        let checkin = conversation(
+            &store,
+            profile,
+            "Weekly check-in",
+            NOV_1 + 2 * DAY + 8 * HOUR,
+        );
+        add_turn(
+            &store,
+            checkin,
+            NOV_1 + 2 * DAY + 8 * HOUR,
+            &routine(
+                "Quick check-in: I shipped the draft.",
+                "Well done. What will you do with the feedback?\n\n```text\nnext: ask Ana for review\n```",
+                0.0031,
+            ),
+        );
+
+        let chinese = conversation(&store, profile, "如何表达自己", NOV_1 + 5 * DAY + 20 * HOUR);
+        add_turn(
+            &store,
+            chinese,
+            NOV_1 + 5 * DAY + 20 * HOUR,
+            &routine(
+                "我不知道怎么表达自己的想法，开会时总是不敢说话。",
+                "我听到了。开会时不敢说话，常常是因为担心别人的看法。\n\n- 你最想表达的是什么？\n- 什么时候你觉得说话最自在？",
+                0.0042,
+            ),
+        );
+
+        let berlin = conversation(
+            &store,
+            profile,
+            "Job offer: Berlin or Lisbon",
+            NOV_1 + 9 * DAY + 9 * HOUR,
+        );
+        add_turn(
+            &store,
+            berlin,
+            NOV_1 + 9 * DAY + 9 * HOUR,
+            &Turn {
+                user: "I have two offers, Berlin or Lisbon, and I need to think about the next five years.",
+                model: "claude-sonnet-4-5",
+                upgraded: true,
+                signals: DECISION_SIGNALS,
+                reasons: DECISION_REASONS,
+                fallback: true,
+                answer: "## Two paths\n\nLet's weigh them:\n\n1. **Berlin**: higher salary, known team\n2. **Lisbon**: new domain, closer to family\n\nWhat matters most to you in five years?",
+                status: MessageStatus::Complete,
+                cost: 0.0222,
+                upgrade_cost: 0.0222,
+            },
+        );
+        add_turn(
+            &store,
+            berlin,
+            NOV_1 + 9 * DAY + 10 * HOUR,
+            &Turn {
+                answer: "Family matters a lot to you. If you picture",
+                status: MessageStatus::Partial,
+                ..routine("Family, probably. But the money…", "", 0.0019)
+            },
+        );
+        Fixture {
+            store,
+            berlin,
+            chinese,
+        }
+    }
+
+    pub fn list(f: &Fixture) -> Vec<ConversationSummary> {
+        f.store
+            .list_conversations(&ListFilter::default())
+            .expect("list")
+    }
+
+    pub fn search(f: &Fixture, query: &str) -> Vec<SearchHit> {
+        let style = SnippetStyle {
+            open: SNIPPET_OPEN.to_string(),
+            close: SNIPPET_CLOSE.to_string(),
+            max_chars: 120,
+            ..SnippetStyle::default()
+        };
+        f.store.search_with(query, 100, &style).expect("search")
+    }
+
+    pub fn detail(f: &Fixture, id: i64) -> ConversationDetail {
+        f.store.conversation_detail(id).expect("detail")
+    }
+
+    pub fn dashboard(f: &Fixture) -> DashboardData {
+        let end = NOV_1 + 30 * DAY;
+        let mut diagnostics = Diagnostics::default();
+        diagnostics.resolve.resolutions = 42;
+        diagnostics.resolve.lookup_latency = LatencySummary {
+            count: 42,
+            mean_ns: 900,
+            p50_ns_at_most: 1_024,
+            p99_ns_at_most: 4_096,
+            max_ns: 3_900,
+        };
+        diagnostics.resolve.fallbacks.to_default = 3;
+        diagnostics.templates.renders = 40;
+        diagnostics.templates.cache_hits = 38;
+        diagnostics.templates.compiles = 2;
+        diagnostics.templates.hit_rate = 0.95;
+        DashboardData {
+            month: "2026-11".into(),
+            months_back: 0,
+            days_in_month: 30,
+            stats: f.store.stats_in_zone(NOV_1, end, 0).expect("stats"),
+            escalations: f.store.escalation_stats(NOV_1, end).expect("escalations"),
+            diagnostics,
+        }
+    }
+}
+
+fn review_options() -> TuiOptions {
+    TuiOptions {
+        utc_offset_minutes: 0,
+        ..options()
+    }
+}
+
+fn plain(s: &mut Script, code: KeyCode) {
+    s.key(code, KeyModifiers::NONE, 100);
+}
+
+fn review_list(w: u16, h: u16, f: &history::Fixture) -> Script {
+    let mut s = Script::with_options(w, h, review_options());
+    plain(&mut s, KeyCode::F(5));
+    assert_eq!(s.app.take_intents(), vec![Intent::ListConversations]);
+    s.ev(Event::Conversations(history::list(f)), 100);
+    s
+}
+
+#[test]
+fn review_conversation_list() {
+    let f = history::fixture();
+    for (w, h) in [(100, 30), (60, 16)] {
+        let mut s = review_list(w, h, &f);
+        plain(&mut s, KeyCode::Down);
+        snapshot(&format!("review_list_{w}x{h}"), &s);
+    }
+}
+
+#[test]
+fn review_search_with_a_chinese_hit() {
+    let f = history::fixture();
+    for (w, h) in [(100, 30), (60, 16)] {
+        let mut s = review_list(w, h, &f);
+        plain(&mut s, KeyCode::Char('/'));
+        s.type_text("表达", 100);
+        plain(&mut s, KeyCode::Enter);
+        assert_eq!(
+            s.app.take_intents(),
+            vec![Intent::Search {
+                query: "表达".into(),
+                limit: grow::tui::review::SEARCH_LIMIT
+            }]
+        );
+        let hits = history::search(&f, "表达");
+        assert!(
+            hits.iter().any(|h| h.conversation_id == f.chinese),
+            "the Chinese conversation is found"
+        );
+        s.ev(
+            Event::SearchResults {
+                query: "表达".into(),
+                hits,
+            },
+            100,
+        );
+        snapshot(&format!("review_search_zh_{w}x{h}"), &s);
+    }
+}
+
+#[test]
+fn review_read_only_conversation_with_decisions() {
+    let f = history::fixture();
+    for (w, h) in [(100, 30), (60, 16)] {
+        let mut s = review_list(w, h, &f);
+        // The Berlin conversation is the newest: first in the list.
+        plain(&mut s, KeyCode::Enter);
+        assert_eq!(
+            s.app.take_intents(),
+            vec![Intent::OpenConversation { id: f.berlin }]
+        );
+        s.ev(
+            Event::Conversation(Box::new(history::detail(&f, f.berlin))),
+            100,
+        );
+        snapshot(&format!("review_detail_{w}x{h}"), &s);
+    }
+}
+
+#[test]
+fn review_copy_writes_the_selected_message() {
+    let f = history::fixture();
+    let mut s = review_list(100, 30, &f);
+    plain(&mut s, KeyCode::Enter);
+    s.app.take_intents();
+    s.ev(
+        Event::Conversation(Box::new(history::detail(&f, f.berlin))),
+        100,
+    );
+    // Select the first answer (the second message) and copy it, then its code-free check.
+    plain(&mut s, KeyCode::Char('n'));
+    plain(&mut s, KeyCode::Char('y'));
+    let copied = s.app.take_clipboard();
+    assert_eq!(copied.len(), 1);
+    assert!(copied[0].starts_with("## Two paths"), "{copied:?}");
+    plain(&mut s, KeyCode::Char('b'));
+    assert!(
+        s.app.take_clipboard().is_empty(),
+        "no code block in that answer"
+    );
+    // `c` continues the conversation in a chat tab, loading its newest messages.
+    plain(&mut s, KeyCode::Char('c'));
+    assert_eq!(s.app.screen(), grow::tui::app::Screen::Chat);
+    assert_eq!(
+        s.app.take_intents(),
+        vec![Intent::LoadHistory {
+            conversation_id: f.berlin,
+            loaded: 0,
+            page: grow::tui::app::HISTORY_PAGE
+        }]
+    );
+}
+
+#[test]
+fn dashboard_charts() {
+    let f = history::fixture();
+    for (w, h) in [(100, 30), (60, 16)] {
+        let mut s = Script::with_options(w, h, review_options());
+        plain(&mut s, KeyCode::F(4));
+        assert_eq!(
+            s.app.take_intents(),
+            vec![Intent::Dashboard { months_back: 0 }]
+        );
+        s.ev(Event::Dashboard(Box::new(history::dashboard(&f))), 100);
+        snapshot(&format!("dashboard_{w}x{h}"), &s);
+    }
 }

@@ -8,6 +8,13 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Usage;
 use crate::routing::types::RouteDecision;
 
+pub use super::reload::Diagnostics;
+pub use crate::store::{
+    ClassCount, ConversationDetail, ConversationSummary, DayCost, DecisionDetail, EscalationStats,
+    Message as StoredMessage, MessageStatus as StoredStatus, ModelCount, ModelShare,
+    Role as StoredRole, SearchHit, Stats, TriggerCount, Turn as StoredTurn,
+};
+
 /// Identifies one turn (one user message and the answer to it) while it runs.
 pub type TurnId = u64;
 
@@ -32,7 +39,61 @@ pub enum Intent {
         conversation_id: i64,
         format: ExportFormat,
     },
+    /// The review list: every conversation, newest first (`Event::Conversations`).
+    ListConversations,
+    /// Full-text search over all messages (`Event::SearchResults`). Snippets mark hits with
+    /// [`SNIPPET_OPEN`] and [`SNIPPET_CLOSE`].
+    Search {
+        query: String,
+        limit: usize,
+    },
+    /// One conversation with its routing decisions, read-only (`Event::Conversation`).
+    OpenConversation {
+        id: i64,
+    },
+    /// A page of a conversation's messages, older than the `loaded` newest ones
+    /// (`Event::History`), for a chat tab that resumes a saved conversation.
+    LoadHistory {
+        conversation_id: i64,
+        loaded: usize,
+        page: usize,
+    },
+    /// The dashboard of one calendar month in local time: 0 is this month, 1 the one
+    /// before, … (`Event::Dashboard`).
+    Dashboard {
+        months_back: u32,
+    },
     Shutdown,
+}
+
+/// Marks the start of a search hit in `SearchHit::snippet` (a private-use character, so no
+/// text a person wrote can fake it).
+pub const SNIPPET_OPEN: char = '\u{E000}';
+/// Marks the end of a search hit in `SearchHit::snippet`.
+pub const SNIPPET_CLOSE: char = '\u{E001}';
+
+/// A page of stored messages for a chat tab (answer to `Intent::LoadHistory`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPage {
+    pub conversation_id: i64,
+    /// Oldest first; they come before everything loaded so far.
+    pub messages: Vec<StoredMessage>,
+    /// No older messages are left.
+    pub complete: bool,
+}
+
+/// Everything the dashboard shows for one month.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DashboardData {
+    /// `2026-11`, the month shown.
+    pub month: String,
+    pub months_back: u32,
+    /// Days in the month, so per-day charts have a slot for every day.
+    pub days_in_month: u32,
+    pub stats: Stats,
+    pub escalations: EscalationStats,
+    /// The interaction config's counters (lookup latency, template cache, reloads).
+    pub diagnostics: Diagnostics,
 }
 
 /// File format of `Intent::Export`.
@@ -164,6 +225,19 @@ pub enum Event {
     Preview {
         decision: RouteDecision,
     },
+    /// The review list (answer to `Intent::ListConversations`).
+    Conversations(Vec<ConversationSummary>),
+    /// Answer to `Intent::Search`.
+    SearchResults {
+        query: String,
+        hits: Vec<SearchHit>,
+    },
+    /// Answer to `Intent::OpenConversation`.
+    Conversation(Box<ConversationDetail>),
+    /// Answer to `Intent::LoadHistory`.
+    History(HistoryPage),
+    /// Answer to `Intent::Dashboard`.
+    Dashboard(Box<DashboardData>),
     /// A message for the status bar.
     Notice(String),
     /// An error a person should see; the worker keeps running.

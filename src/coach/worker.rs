@@ -6,9 +6,13 @@ use std::sync::Arc;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
 
-use crate::store::ConversationKind;
+use chrono::{Datelike, Local, NaiveDate, TimeZone};
 
-use super::api::{Event, Intent, SendRequest, TurnId};
+use crate::store::{ConversationKind, ListFilter, SnippetStyle};
+
+use super::api::{
+    DashboardData, Event, HistoryPage, Intent, SNIPPET_CLOSE, SNIPPET_OPEN, SendRequest, TurnId,
+};
 use super::engine::{CancelSignal, Coach};
 
 /// Starts the worker on the current tokio runtime; returns the face's ends of the channels.
@@ -131,6 +135,40 @@ async fn run(
                     let _ = events.send(Event::Error(format!("export failed: {e:#}")));
                 }
             },
+            Intent::ListConversations => reply(
+                &events,
+                "listing conversations",
+                coach.with_store(|s| s.list_conversations(&ListFilter::default())),
+                Event::Conversations,
+            ),
+            Intent::Search { query, limit } => reply(
+                &events,
+                "search",
+                coach.with_store(|s| s.search_with(&query, limit, &snippet_style())),
+                |hits| Event::SearchResults { query, hits },
+            ),
+            Intent::OpenConversation { id } => reply(
+                &events,
+                "opening the conversation",
+                coach.with_store(|s| s.conversation_detail(id)),
+                |d| Event::Conversation(Box::new(d)),
+            ),
+            Intent::LoadHistory {
+                conversation_id,
+                loaded,
+                page,
+            } => reply(
+                &events,
+                "loading older messages",
+                history_page(&coach, conversation_id, loaded, page),
+                Event::History,
+            ),
+            Intent::Dashboard { months_back } => reply(
+                &events,
+                "building the dashboard",
+                dashboard(&coach, months_back),
+                |d| Event::Dashboard(Box::new(d)),
+            ),
             Intent::Shutdown => break,
         }
     }
@@ -164,4 +202,91 @@ fn spawn_turn(
             let _ = events.send(Event::Error(format!("{e:#}")));
         }
     });
+}
+
+/// Sends `ok(value)`, or an `Error` event naming what failed.
+fn reply<T, E: std::fmt::Display>(
+    events: &UnboundedSender<Event>,
+    what: &str,
+    result: Result<T, E>,
+    ok: impl FnOnce(T) -> Event,
+) {
+    let event = match result {
+        Ok(v) => ok(v),
+        Err(e) => Event::Error(format!("{what} failed: {e:#}")),
+    };
+    let _ = events.send(event);
+}
+
+fn snippet_style() -> SnippetStyle {
+    SnippetStyle {
+        open: SNIPPET_OPEN.to_string(),
+        close: SNIPPET_CLOSE.to_string(),
+        max_chars: 120,
+        ..SnippetStyle::default()
+    }
+}
+
+/// The `page` messages before the `loaded` newest ones. The store reads history windows from
+/// the end, so the window grows by a page and the part already shown is cut off.
+fn history_page(
+    coach: &Coach,
+    conversation_id: i64,
+    loaded: usize,
+    page: usize,
+) -> anyhow::Result<HistoryPage> {
+    let want = loaded.saturating_add(page);
+    let mut messages = coach.with_store(|s| s.recent_messages(conversation_id, want))?;
+    let complete = messages.len() < want;
+    messages.truncate(messages.len().saturating_sub(loaded));
+    Ok(HistoryPage {
+        conversation_id,
+        messages,
+        complete,
+    })
+}
+
+/// The dashboard of the calendar month `months_back` months before this one, local time.
+fn dashboard(coach: &Coach, months_back: u32) -> anyhow::Result<DashboardData> {
+    let now = Local
+        .timestamp_millis_opt(coach.now_ms())
+        .single()
+        .unwrap_or_else(Local::now);
+    let index = now.year() * 12 + now.month0() as i32 - months_back as i32;
+    let (year, month0) = (index.div_euclid(12), index.rem_euclid(12) as u32);
+    let first = NaiveDate::from_ymd_opt(year, month0 + 1, 1)
+        .ok_or_else(|| anyhow::anyhow!("no such month: {year}-{}", month0 + 1))?;
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(|| anyhow::anyhow!("no month after {first}"))?;
+    let start = local_midnight_ms(first);
+    let end = local_midnight_ms(next);
+    let offset_minutes = now.offset().local_minus_utc() / 60;
+    let (stats, escalations) = coach.with_store(|s| {
+        anyhow::Ok((
+            s.stats_in_zone(start, end, offset_minutes)?,
+            s.escalation_stats(start, end)?,
+        ))
+    })?;
+    Ok(DashboardData {
+        month: first.format("%Y-%m").to_string(),
+        months_back,
+        days_in_month: u32::try_from((next - first).num_days()).unwrap_or(31),
+        stats,
+        escalations,
+        diagnostics: coach.prompts().live().diagnostics(),
+    })
+}
+
+fn local_midnight_ms(day: NaiveDate) -> i64 {
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    Local
+        .from_local_datetime(&midnight)
+        .earliest()
+        .or_else(|| {
+            Local
+                .from_local_datetime(&(midnight + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .map_or(0, |t| t.timestamp_millis())
 }

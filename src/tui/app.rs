@@ -16,13 +16,16 @@ use ratatui_textarea::{TextArea, WrapMode};
 
 use super::commands::{self, Command};
 use super::conversation::{
-    Comparison, Message, MessageStatus, Pending, RenderCtx, Role, Tab, TabId, TurnRecord,
+    Comparison, HistoryCursor, Message, MessageStatus, Pending, RenderCtx, Role, Tab, TabId,
+    TurnRecord,
 };
+use super::review::{self, ReviewAction, ReviewState};
 use super::theme::{Theme, ThemeKind};
 use super::views;
 use crate::catalog::OFFLINE_MODEL;
 use crate::coach::api::{
-    CostSnapshot, Event, ExportFormat, Intent, SendRequest, TurnId, TurnStatus,
+    CostSnapshot, DashboardData, Event, ExportFormat, HistoryPage, Intent, SendRequest, TurnId,
+    TurnStatus,
 };
 use crate::routing::types::{RouteDecision, Safety};
 use crate::sanitize::strip_controls;
@@ -35,6 +38,8 @@ pub const SPINNER_PERIOD: Duration = Duration::from_millis(100);
 const STATUS_TTL: Duration = Duration::from_secs(8);
 /// Lines per mouse-wheel notch.
 const WHEEL_LINES: usize = 3;
+/// Messages loaded at a time when a chat tab resumes a saved conversation.
+pub const HISTORY_PAGE: usize = 100;
 
 /// Shown in the chat with a crisis decision when the caller supplies nothing else.
 pub const DEFAULT_CRISIS_NOTICE: &str = "If you are thinking about harming yourself or are in \
@@ -58,6 +63,8 @@ pub struct TuiOptions {
     pub log_hint: String,
     /// Safety notice shown with every crisis decision (crisis resources).
     pub crisis_notice: String,
+    /// Minutes east of UTC that Review shows times in (the local offset at start).
+    pub utc_offset_minutes: i32,
 }
 
 impl Default for TuiOptions {
@@ -71,6 +78,7 @@ impl Default for TuiOptions {
             monthly_budget: None,
             log_hint: String::new(),
             crisis_notice: DEFAULT_CRISIS_NOTICE.to_string(),
+            utc_offset_minutes: chrono::Local::now().offset().local_minus_utc() / 60,
         }
     }
 }
@@ -79,6 +87,14 @@ impl Default for TuiOptions {
 pub enum Focus {
     Input,
     Messages,
+}
+
+/// The full-screen views; Chat is the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Chat,
+    Review,
+    Dashboard,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +149,14 @@ pub struct App {
     abandoned: Vec<Abandoned>,
     quit: bool,
     worker_gone: bool,
+    screen: Screen,
+    review: ReviewState,
+    dashboard: Option<DashboardData>,
+    /// The month the dashboard shows (0 = this month) and whether it is on its way.
+    dashboard_months_back: u32,
+    dashboard_loading: bool,
+    /// Text to put on the terminal's clipboard (OSC 52), drained by the event loop.
+    clipboard: Vec<String>,
 }
 
 impl App {
@@ -170,6 +194,12 @@ impl App {
             abandoned: Vec::new(),
             quit: false,
             worker_gone: false,
+            screen: Screen::Chat,
+            review: ReviewState::new(opts.utc_offset_minutes),
+            dashboard: None,
+            dashboard_months_back: 0,
+            dashboard_loading: false,
+            clipboard: Vec::new(),
             opts,
         };
         app.style_input();
@@ -239,6 +269,25 @@ impl App {
     }
     pub fn worker_gone(&self) -> bool {
         self.worker_gone
+    }
+    pub fn screen(&self) -> Screen {
+        self.screen
+    }
+    pub fn review(&self) -> &ReviewState {
+        &self.review
+    }
+    pub fn dashboard(&self) -> Option<&DashboardData> {
+        self.dashboard.as_ref()
+    }
+    pub fn dashboard_months_back(&self) -> u32 {
+        self.dashboard_months_back
+    }
+    pub fn dashboard_loading(&self) -> bool {
+        self.dashboard_loading
+    }
+    /// Texts to copy to the clipboard since the last call (the event loop writes OSC 52).
+    pub fn take_clipboard(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.clipboard)
     }
     pub fn monthly_budget(&self) -> Option<f64> {
         self.costs.monthly_budget.or(self.opts.monthly_budget)
@@ -321,9 +370,22 @@ impl App {
     pub fn handle_resize(&mut self, w: u16, h: u16) {
         self.size = (w, h);
         self.refresh_view();
+        let width = views::review::text_width(self.size);
+        self.review.relayout(width, &self.theme);
     }
 
     pub fn handle_mouse(&mut self, m: MouseEvent) {
+        if self.screen == Screen::Review {
+            let code = match m.kind {
+                MouseEventKind::ScrollUp => KeyCode::Up,
+                MouseEventKind::ScrollDown => KeyCode::Down,
+                _ => return,
+            };
+            for _ in 0..WHEEL_LINES {
+                self.review_key(KeyEvent::new(code, KeyModifiers::NONE));
+            }
+            return;
+        }
         match m.kind {
             MouseEventKind::ScrollUp => self.scroll_up(WHEEL_LINES),
             MouseEventKind::ScrollDown => self.scroll_down(WHEEL_LINES),
@@ -334,6 +396,11 @@ impl App {
     pub fn handle_paste(&mut self, text: &str, now: Instant) {
         self.now = now;
         self.show_help = false;
+        match self.screen {
+            Screen::Review => return self.review.paste(text),
+            Screen::Dashboard => self.screen = Screen::Chat,
+            Screen::Chat => {}
+        }
         self.set_focus(Focus::Input);
         let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
         let clean = strip_controls(&normalized);
@@ -389,6 +456,26 @@ impl App {
                 _ => self.show_help = false,
             }
             return;
+        }
+
+        let editing_search = self.screen == Screen::Review && self.review.search.editing;
+        match key.code {
+            KeyCode::Char('o') if ctrl => return self.toggle_screen(Screen::Review),
+            KeyCode::F(5) => return self.toggle_screen(Screen::Review),
+            KeyCode::F(4) => return self.toggle_screen(Screen::Dashboard),
+            _ => {}
+        }
+        match self.screen {
+            Screen::Chat => {}
+            Screen::Review => {
+                if !editing_search && key.code == KeyCode::Char('?') {
+                    self.show_help = true;
+                    self.help_scroll = 0;
+                    return;
+                }
+                return self.review_key(key);
+            }
+            Screen::Dashboard => return self.dashboard_key(key),
         }
 
         match key.code {
@@ -810,6 +897,29 @@ impl App {
         let want = tab.scroll.saturating_add(n);
         let have = tab.ensure_tail(want.saturating_add(rows), &ctx);
         tab.scroll = want.min(have.saturating_sub(rows));
+        let at_top = want >= have.saturating_sub(rows);
+        self.load_older_if_at_top(at_top);
+    }
+
+    /// At the top of a resumed conversation with older messages left: fetch the next page.
+    fn load_older_if_at_top(&mut self, at_top: bool) {
+        let tab = &mut self.tabs[self.active];
+        let Some(conversation_id) = tab.conversation_id else {
+            return;
+        };
+        if let Some(h) = &mut tab.history
+            && at_top
+            && !h.complete
+            && !h.loading
+        {
+            h.loading = true;
+            let loaded = h.loaded;
+            self.outbox.push(Intent::LoadHistory {
+                conversation_id,
+                loaded,
+                page: HISTORY_PAGE,
+            });
+        }
     }
 
     fn scroll_down(&mut self, n: usize) {
@@ -864,6 +974,77 @@ impl App {
         }
         if tab_idx == self.active {
             self.refresh_view();
+        }
+    }
+
+    // ----- Review and Dashboard -----
+
+    /// Opens `screen`, or goes back to the chat when it is already open.
+    fn toggle_screen(&mut self, screen: Screen) {
+        if self.screen == screen {
+            self.screen = Screen::Chat;
+            return;
+        }
+        self.screen = screen;
+        match screen {
+            Screen::Chat => {}
+            Screen::Review => {
+                let intent = self.review.open();
+                self.outbox.push(intent);
+            }
+            Screen::Dashboard => self.request_dashboard(),
+        }
+    }
+
+    fn request_dashboard(&mut self) {
+        self.dashboard_loading = true;
+        self.outbox.push(Intent::Dashboard {
+            months_back: self.dashboard_months_back,
+        });
+    }
+
+    fn review_key(&mut self, key: KeyEvent) {
+        let rows = views::review::body_rows(self.size);
+        match self.review.key(key, rows) {
+            ReviewAction::None => {}
+            ReviewAction::Send(intent) => {
+                if let Intent::Export { format, .. } = &intent {
+                    self.info(format!("exporting as {}…", format.as_str()));
+                }
+                self.outbox.push(intent);
+            }
+            ReviewAction::Continue { id, title } => self.resume_conversation(id, title),
+            ReviewAction::Copy { text, what } => {
+                let chars = text.chars().count();
+                self.clipboard.push(text);
+                self.info(format!("copied {what} ({chars} chars) to the clipboard"));
+            }
+            ReviewAction::Status(text) => self.warn(text),
+            ReviewAction::Close => self.screen = Screen::Chat,
+        }
+    }
+
+    fn dashboard_key(&mut self, key: KeyEvent) {
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => self.screen = Screen::Chat,
+            KeyCode::Char('[') | KeyCode::Left | KeyCode::Char('h') => {
+                self.dashboard_months_back = self.dashboard_months_back.saturating_add(1);
+                self.request_dashboard();
+            }
+            KeyCode::Char(']') | KeyCode::Right | KeyCode::Char('l') => {
+                if self.dashboard_months_back == 0 {
+                    self.info("this is the current month");
+                } else {
+                    self.dashboard_months_back -= 1;
+                    self.request_dashboard();
+                }
+            }
+            KeyCode::Char('r') => self.request_dashboard(),
+            KeyCode::Char('?') => {
+                self.show_help = true;
+                self.help_scroll = 0;
+            }
+            _ => {}
         }
     }
 
@@ -1063,8 +1244,40 @@ impl App {
                     self.preview = Some(decision);
                 }
             }
+            Event::Conversations(list) => self.review.set_conversations(list),
+            Event::SearchResults { query, hits } => {
+                let n = hits.len();
+                self.review.set_results(query.clone(), hits);
+                if self.screen == Screen::Review {
+                    self.info(match n {
+                        0 => format!("nothing found for “{query}”"),
+                        1 => format!("1 message found for “{query}”"),
+                        n => format!("{n} messages found for “{query}”"),
+                    });
+                }
+            }
+            Event::Conversation(detail) => {
+                let width = views::review::text_width(self.size);
+                self.review.set_detail(*detail, width, &self.theme);
+            }
+            Event::History(page) => self.history_arrived(page),
+            Event::Dashboard(data) => {
+                if data.months_back == self.dashboard_months_back {
+                    self.dashboard_loading = false;
+                    self.dashboard = Some(*data);
+                }
+            }
             Event::Notice(text) => self.info(text),
-            Event::Error(text) => self.coach_error(text),
+            Event::Error(text) => {
+                self.review.search.waiting = false;
+                self.dashboard_loading = false;
+                for tab in &mut self.tabs {
+                    if let Some(h) = &mut tab.history {
+                        h.loading = false;
+                    }
+                }
+                self.coach_error(text)
+            }
         }
     }
 
@@ -1187,6 +1400,72 @@ impl App {
     }
 
     // ----- history (loaded conversations) -----
+
+    /// Resumes a saved conversation in a new chat tab; its newest messages load first and
+    /// older ones as the person scrolls to the top.
+    pub fn resume_conversation(&mut self, conversation_id: i64, title: impl Into<String>) {
+        if let Some(i) = self
+            .tabs
+            .iter()
+            .position(|t| t.conversation_id == Some(conversation_id))
+        {
+            self.screen = Screen::Chat;
+            return self.activate(i);
+        }
+        // Reuse the empty tab a fresh start opens rather than leaving it behind.
+        let reuse = self.tab().conversation_id.is_none()
+            && !self.tab().is_busy()
+            && self.tab().messages.iter().all(|m| m.role != Role::User);
+        if !reuse {
+            self.new_tab();
+        }
+        self.screen = Screen::Chat;
+        let tab = &mut self.tabs[self.active];
+        tab.messages.clear();
+        tab.conversation_id = Some(conversation_id);
+        tab.title = title.into();
+        tab.scroll = 0;
+        tab.history = Some(HistoryCursor {
+            loaded: 0,
+            complete: false,
+            loading: true,
+        });
+        self.outbox.push(Intent::LoadHistory {
+            conversation_id,
+            loaded: 0,
+            page: HISTORY_PAGE,
+        });
+        self.set_focus(Focus::Input);
+        self.refresh_view();
+    }
+
+    fn history_arrived(&mut self, page: HistoryPage) {
+        let Some(tab_idx) = self.tabs.iter().position(|t| {
+            t.conversation_id == Some(page.conversation_id)
+                && t.history.as_ref().is_some_and(|h| h.loading)
+        }) else {
+            return;
+        };
+        let n = page.messages.len();
+        let older: Vec<Message> = page.messages.iter().map(review::to_chat_message).collect();
+        let tab = &mut self.tabs[tab_idx];
+        if let Some(h) = &mut tab.history {
+            h.loading = false;
+            h.loaded += n;
+            h.complete = page.complete;
+        }
+        // The scroll offset counts from the bottom, so lines added above keep the view still;
+        // turn records point at messages by index and move with them.
+        for rec in &mut tab.turns {
+            if let Some(m) = &mut rec.message {
+                *m += n;
+            }
+        }
+        tab.messages.splice(0..0, older);
+        if tab_idx == self.active {
+            self.refresh_view();
+        }
+    }
 
     /// Opens a saved conversation in a new tab (Review, resume) with its messages.
     pub fn open_conversation(

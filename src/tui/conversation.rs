@@ -471,6 +471,19 @@ pub struct Tab {
     pub upgrade_next: bool,
     pub cost_per_turn: Vec<f64>,
     pub conversation_cost: f64,
+    /// A resumed conversation: how much of its stored history is loaded.
+    pub history: Option<HistoryCursor>,
+}
+
+/// Paging through a saved conversation's messages, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryCursor {
+    /// Stored messages loaded so far (the newest ones).
+    pub loaded: usize,
+    /// Nothing older is left.
+    pub complete: bool,
+    /// A page is on its way.
+    pub loading: bool,
 }
 
 impl Tab {
@@ -491,6 +504,7 @@ impl Tab {
             upgrade_next: false,
             cost_per_turn: Vec::new(),
             conversation_cost: 0.0,
+            history: None,
         }
     }
 

@@ -1,21 +1,23 @@
 //! The terminal UI: chat tabs with streamed Markdown answers, the live routing panel, the
-//! cost meter, compare, help.
+//! cost meter, compare, Review (history, search, read-only conversations), Dashboard, help.
 //!
 //! It talks to the coach worker only through `coach::api` (intents down, events up) and
 //! never does HTTP or SQL. State lives in `App`, changed only by its `handle_*` methods;
 //! `views::draw` reads it.
 
 pub mod app;
+pub mod clipboard;
 pub mod commands;
 pub mod conversation;
 pub mod highlight;
 pub mod markdown;
+pub mod review;
 pub mod terminal;
 pub mod theme;
 pub mod views;
 pub mod wrap;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -60,6 +62,13 @@ pub async fn run(
                 .draw(|frame| views::draw(frame, &app))
                 .context("could not draw to the terminal")?;
             dirty = false;
+        }
+        for text in app.take_clipboard() {
+            let backend = terminal.backend_mut();
+            backend
+                .write_all(clipboard::osc52(&text).as_bytes())
+                .and_then(|()| backend.flush())
+                .context("could not write to the terminal")?;
         }
         for intent in app.take_intents() {
             if intents.send(intent).is_err() && events_open {

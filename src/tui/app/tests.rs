@@ -729,3 +729,166 @@ fn closing_a_tab_cancels_its_turn_when_it_starts() {
     );
     assert_eq!(a.take_intents(), vec![Intent::Cancel { turn: 1 }]);
 }
+
+// ----- Review, Dashboard, lazy history -----
+
+fn stored(id: i64, role: crate::store::Role, text: &str) -> crate::store::Message {
+    crate::store::Message {
+        id,
+        conversation_id: 7,
+        role,
+        content: text.into(),
+        status: crate::store::MessageStatus::Complete,
+        model: (role == crate::store::Role::Assistant).then(|| "claude-haiku-4-5".to_string()),
+        compare_lane: None,
+        system_prompt_version_used: None,
+        created_at: id * 1000,
+    }
+}
+
+fn page(from: i64, to: i64, complete: bool) -> Event {
+    let messages = (from..to)
+        .map(|i| {
+            let role = if i % 2 == 0 {
+                crate::store::Role::User
+            } else {
+                crate::store::Role::Assistant
+            };
+            stored(i, role, &format!("message {i}"))
+        })
+        .collect();
+    Event::History(HistoryPage {
+        conversation_id: 7,
+        messages,
+        complete,
+    })
+}
+
+#[test]
+fn resumed_conversation_loads_older_pages_at_the_top() {
+    let (mut a, c) = app();
+    a.resume_conversation(7, "career");
+    assert_eq!(
+        a.take_intents(),
+        vec![Intent::LoadHistory {
+            conversation_id: 7,
+            loaded: 0,
+            page: HISTORY_PAGE
+        }]
+    );
+    // The fresh empty tab is reused, not left behind.
+    assert_eq!(a.tabs().len(), 1);
+    a.handle_coach_event(page(100, 200, false), c.at(1));
+    assert_eq!(a.tab().messages.len(), 100);
+    assert!(
+        a.take_intents().is_empty(),
+        "nothing more until the top is reached"
+    );
+
+    // Scrolling up a little does not load; reaching the top does, once.
+    a.handle_key(key(KeyCode::PageUp), c.at(2));
+    assert!(a.take_intents().is_empty());
+    a.handle_key(key(KeyCode::Tab), c.at(3));
+    a.handle_key(key(KeyCode::Char('g')), c.at(4));
+    a.handle_key(key(KeyCode::Char('g')), c.at(5));
+    assert_eq!(
+        a.take_intents(),
+        vec![Intent::LoadHistory {
+            conversation_id: 7,
+            loaded: 100,
+            page: HISTORY_PAGE
+        }]
+    );
+    let scroll_before = a.tab().scroll;
+    a.handle_coach_event(page(0, 100, true), c.at(6));
+    let tab = a.tab();
+    assert_eq!(tab.messages.len(), 200);
+    assert_eq!(tab.messages[0].raw(), "message 0");
+    assert_eq!(tab.messages[199].raw(), "message 199");
+    // The view stays on what the person was reading (offset from the bottom unchanged).
+    assert_eq!(tab.scroll, scroll_before);
+    // Everything is loaded: the top asks for nothing more.
+    a.handle_key(key(KeyCode::Char('g')), c.at(7));
+    assert!(a.take_intents().is_empty());
+}
+
+#[test]
+fn older_history_keeps_live_turns_pointing_at_their_answers() {
+    let (mut a, c) = app();
+    a.resume_conversation(7, "career");
+    a.take_intents();
+    a.handle_coach_event(page(100, 110, false), c.at(1));
+    type_str(&mut a, "next step", c.at(2));
+    a.handle_key(key(KeyCode::Enter), c.at(3));
+    a.take_intents();
+    a.handle_coach_event(
+        Event::TurnStarted {
+            turn: 1,
+            conversation_id: 7,
+            user_message_id: 500,
+            compare_lane: None,
+        },
+        c.at(4),
+    );
+    // Older messages arrive while the answer streams.
+    a.handle_key(key(KeyCode::Tab), c.at(5));
+    a.handle_key(key(KeyCode::Char('g')), c.at(6));
+    a.take_intents();
+    a.handle_coach_event(page(90, 100, false), c.at(7));
+    a.handle_coach_event(
+        Event::Delta {
+            turn: 1,
+            text: "streamed answer".into(),
+        },
+        c.at(8),
+    );
+    let last = a.tab().messages.last().map(|m| m.raw().to_string());
+    assert_eq!(last.as_deref(), Some("streamed answer"));
+}
+
+#[test]
+fn review_and_dashboard_open_close_and_ask_the_worker() {
+    let (mut a, c) = app();
+    a.handle_key(ctrl('o'), c.at(1));
+    assert_eq!(a.screen(), Screen::Review);
+    assert_eq!(a.take_intents(), vec![Intent::ListConversations]);
+    // Letters in Review are commands, not chat input.
+    a.handle_key(key(KeyCode::Char('/')), c.at(2));
+    type_str(&mut a, "goal", c.at(3));
+    assert_eq!(a.input_text(), "");
+    a.handle_key(key(KeyCode::Enter), c.at(4));
+    assert_eq!(
+        a.take_intents(),
+        vec![Intent::Search {
+            query: "goal".into(),
+            limit: review::SEARCH_LIMIT
+        }]
+    );
+    // Esc clears the results, a second Esc goes back to the chat.
+    a.handle_coach_event(
+        Event::SearchResults {
+            query: "goal".into(),
+            hits: Vec::new(),
+        },
+        c.at(5),
+    );
+    a.handle_key(key(KeyCode::Esc), c.at(6));
+    assert_eq!(a.screen(), Screen::Review);
+    a.handle_key(key(KeyCode::Esc), c.at(7));
+    assert_eq!(a.screen(), Screen::Chat);
+
+    a.handle_key(key(KeyCode::F(4)), c.at(8));
+    assert_eq!(a.screen(), Screen::Dashboard);
+    assert_eq!(a.take_intents(), vec![Intent::Dashboard { months_back: 0 }]);
+    a.handle_key(key(KeyCode::Char('[')), c.at(9));
+    assert_eq!(a.take_intents(), vec![Intent::Dashboard { months_back: 1 }]);
+    a.handle_key(key(KeyCode::Char(']')), c.at(10));
+    a.handle_key(key(KeyCode::Char(']')), c.at(11));
+    assert_eq!(a.take_intents(), vec![Intent::Dashboard { months_back: 0 }]);
+    a.handle_key(key(KeyCode::F(4)), c.at(12));
+    assert_eq!(a.screen(), Screen::Chat);
+    // Ctrl+Q quits from any screen.
+    a.handle_key(key(KeyCode::F(5)), c.at(13));
+    a.handle_key(ctrl('q'), c.at(14));
+    assert!(a.should_quit());
+}

@@ -5,12 +5,12 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
-use super::super::app::App;
+use super::super::app::{App, Screen};
 use super::super::commands::COMMANDS;
 use super::super::theme::Theme;
 use super::super::wrap::wrap_spans;
 
-/// (context, [(keys, what they do)]).
+/// (context, [(keys, what they do)]) for keys of the chat screen and global keys.
 pub const KEYS: &[(&str, &[(&str, &str)])] = &[
     (
         "Everywhere",
@@ -19,6 +19,11 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("Esc", "stop the answer / close compare / back to input"),
             ("Ctrl+Q", "quit"),
             ("F1", "this help"),
+            (
+                "F5, Ctrl+O",
+                "Review: history, search, export (again: back)",
+            ),
+            ("F4", "Dashboard: models, triggers, costs (again: back)"),
             ("F2, Ctrl+R", "routing panel on/off"),
             ("Alt+↑ / Alt+↓", "scroll the routing panel"),
             ("F3", "compare view on/off"),
@@ -54,21 +59,83 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("[ / ]", "routing of previous / next turn"),
             ("?", "this help"),
             ("i, Enter, letters", "back to the input"),
+            (
+                "g, PgUp at the top",
+                "load older messages of a resumed conversation",
+            ),
         ],
     ),
 ];
 
+/// Keys of the Review screen.
+pub const REVIEW_KEYS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "Review: list and search results",
+        &[
+            ("j / k, ↓ / ↑", "move"),
+            ("PgUp / PgDn, g / G", "page, first / last"),
+            ("Enter, l, →", "open read-only with routing decisions"),
+            ("/", "search all messages; Enter searches, Esc stops typing"),
+            ("Esc", "clear the search / back to the chat"),
+            ("c", "continue the conversation in a chat tab"),
+            ("e / E", "export as Markdown / JSON"),
+            ("r", "reload the list"),
+            ("?", "this help"),
+        ],
+    ),
+    (
+        "Review: a conversation",
+        &[
+            ("j / k, ↓ / ↑, wheel", "scroll"),
+            ("PgUp / PgDn, Space", "page"),
+            ("g / G", "top / bottom"),
+            ("n / p, ] / [", "select next / previous message"),
+            ("y", "copy the selected message (OSC 52)"),
+            ("b", "copy its next code block (OSC 52)"),
+            ("c", "continue in a chat tab"),
+            ("e / E", "export as Markdown / JSON"),
+            ("Esc, h, ←", "back to the list"),
+        ],
+    ),
+];
+
+/// Keys of the Dashboard.
+pub const DASHBOARD_KEYS: &[(&str, &[(&str, &str)])] = &[(
+    "Dashboard",
+    &[
+        ("[ / ], ← / →", "previous / next month"),
+        ("r", "refresh"),
+        ("Esc, q", "back to the chat"),
+        ("?", "this help"),
+    ],
+)];
+
+/// Every key group, the open screen's first.
+pub fn groups(screen: Screen) -> Vec<(&'static str, &'static [(&'static str, &'static str)])> {
+    let (first, rest): (&[_], [&[_]; 2]) = match screen {
+        Screen::Chat => (KEYS, [REVIEW_KEYS, DASHBOARD_KEYS]),
+        Screen::Review => (REVIEW_KEYS, [KEYS, DASHBOARD_KEYS]),
+        Screen::Dashboard => (DASHBOARD_KEYS, [KEYS, REVIEW_KEYS]),
+    };
+    first
+        .iter()
+        .chain(rest.iter().flat_map(|g| g.iter()))
+        .copied()
+        .collect()
+}
+
 /// The help text for a box `width` cells wide: descriptions wrap under themselves.
 pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let t: &Theme = &app.theme;
-    let key_w = KEYS
+    let groups = groups(app.screen());
+    let key_w = groups
         .iter()
         .flat_map(|(_, ks)| ks.iter().map(|(k, _)| k.chars().count()))
         .chain(COMMANDS.iter().map(|(n, a, _)| n.len() + a.len() + 1))
         .max()
         .unwrap_or(10);
     let mut out = Vec::new();
-    for (ctx, keys) in KEYS {
+    for (ctx, keys) in &groups {
         out.push(Line::from(Span::styled(ctx.to_string(), t.heading)));
         for (k, what) in keys.iter() {
             out.extend(entry(k, what, key_w, width, t));

@@ -3,7 +3,9 @@
 pub mod chat;
 pub mod compare;
 pub mod cost;
+pub mod dashboard;
 pub mod help;
+pub mod review;
 pub mod routing;
 pub mod status;
 pub mod tiny;
@@ -12,7 +14,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 
-use super::app::App;
+use super::app::{App, Screen};
 use super::theme::Theme;
 use super::wrap::width;
 
@@ -92,6 +94,13 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         tiny::draw(frame, area, app);
         return;
     }
+    if app.screen() != Screen::Chat {
+        draw_screen(frame, area, app);
+        if app.show_help() {
+            help::draw(frame, area, app);
+        }
+        return;
+    }
     chat::draw_tabs(frame, l.tabs, app);
     let narrow_overlay = l.routing == Some(l.messages);
     if app.tab().show_compare {
@@ -109,6 +118,63 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     if app.show_help() {
         help::draw(frame, area, app);
     }
+}
+
+/// Review and Dashboard: the screen bar, the screen, the status line and the key hints.
+fn draw_screen(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let [bar, body, status_row, hints] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_screen_bar(frame, bar, app);
+    match app.screen() {
+        // Review lays out its own search box below the bar.
+        Screen::Review => review::draw(frame, area, app),
+        Screen::Dashboard => dashboard::draw(frame, body, app),
+        Screen::Chat => {}
+    }
+    status::draw_status(frame, status_row, app);
+    status::draw_hints(frame, hints, app);
+}
+
+/// Which screen is open, and what it shows.
+fn draw_screen_bar(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let t = &app.theme;
+    let mut spans = Vec::new();
+    for (screen, name, key) in [
+        (Screen::Chat, "Chat", "Esc"),
+        (Screen::Review, "Review", "F5"),
+        (Screen::Dashboard, "Dashboard", "F4"),
+    ] {
+        let style = if app.screen() == screen {
+            t.tab_active
+        } else {
+            t.tab
+        };
+        spans.push(Span::styled(format!(" {name} "), style));
+        spans.push(Span::styled(format!("{key} "), t.dim));
+    }
+    let used: usize = spans.iter().map(|s| width(&s.content)).sum();
+    let title = match app.screen() {
+        Screen::Review => review::title(app),
+        Screen::Dashboard => match app.dashboard() {
+            Some(d) if d.months_back == 0 => format!("{} (this month) · [ ] month", d.month),
+            Some(d) => format!("{} · [ ] month", d.month),
+            None => String::new(),
+        },
+        Screen::Chat => String::new(),
+    };
+    let room = usize::from(area.width).saturating_sub(used + 2);
+    if room > 3 && !title.is_empty() {
+        spans.push(Span::styled(
+            format!(" {}", super::wrap::truncate(&title, room)),
+            t.title,
+        ));
+    }
+    frame.render_widget(ratatui::widgets::Paragraph::new(Line::from(spans)), area);
 }
 
 /// A line of `key description` pairs, cut to fit.

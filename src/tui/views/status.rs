@@ -5,7 +5,8 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::super::app::{App, Focus, StatusKind};
+use super::super::app::{App, Focus, Screen, StatusKind};
+use super::super::review::ReviewPane;
 use super::super::wrap::{truncate, width};
 use super::hint_line;
 
@@ -52,6 +53,48 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let mut pairs: Vec<(&str, &str)> = Vec::new();
     if app.show_help() {
         pairs.extend([("Esc", "close help"), ("j/k", "scroll")]);
+    } else if app.screen() == Screen::Review {
+        let r = app.review();
+        if r.search.editing {
+            pairs.extend([
+                ("Enter", "search"),
+                ("Esc", "stop typing"),
+                ("Ctrl+U", "clear"),
+            ]);
+        } else {
+            match r.pane() {
+                // Most useful first: the line is cut on narrow terminals; `?` lists all.
+                ReviewPane::Detail => pairs.extend([
+                    ("Esc", "back"),
+                    ("n/p", "message"),
+                    ("y", "copy"),
+                    ("b", "code"),
+                    ("c", "continue"),
+                    ("?", "help"),
+                    ("e", "export"),
+                    ("j/k", "scroll"),
+                ]),
+                ReviewPane::SearchResults | ReviewPane::Conversations => pairs.extend([
+                    ("Enter", "open"),
+                    ("/", "search"),
+                    ("c", "continue"),
+                    ("Esc", "back"),
+                    ("?", "help"),
+                    ("e", "export"),
+                    ("j/k", "move"),
+                ]),
+            }
+        }
+        pairs.push(("Ctrl+Q", "quit"));
+    } else if app.screen() == Screen::Dashboard {
+        pairs.extend([
+            ("[ ]", "month"),
+            ("r", "refresh"),
+            ("Esc", "chat"),
+            ("F5", "review"),
+            ("?", "help"),
+            ("Ctrl+Q", "quit"),
+        ]);
     } else {
         if busy {
             pairs.push(("Esc", "stop"));
@@ -60,7 +103,7 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
             Focus::Input => pairs.extend([
                 ("Enter", "send"),
                 ("Shift+Enter", "newline"),
-                ("Tab", "messages"),
+                ("Tab", "focus"),
             ]),
             Focus::Messages => pairs.extend([
                 ("j/k", "scroll"),
@@ -71,9 +114,11 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
         }
         pairs.extend([
             ("F2", "routing"),
-            ("Ctrl+T", "tab"),
+            ("F5", "review"),
+            ("F4", "stats"),
             ("F1", "help"),
             (if busy { "Ctrl+Q" } else { "Ctrl+C" }, "quit"),
+            ("Ctrl+T", "tab"),
         ]);
     }
     let line = hint_line(&pairs, usize::from(area.width), t);
