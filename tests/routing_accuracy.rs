@@ -53,6 +53,8 @@ struct Prediction {
     upgraded: bool,
     fired: BTreeSet<SignalKind>,
     safety: Safety,
+    /// The firing signals with their evidence, for the report.
+    why: String,
 }
 
 fn load(name: &str, text: &str) -> Vec<Case> {
@@ -101,10 +103,18 @@ fn predict(router: &Router, health: &HealthBook, case: &Case) -> Prediction {
         .filter(|s| s.score >= threshold)
         .map(|s| s.kind)
         .collect();
+    let why = decision
+        .signals
+        .iter()
+        .filter(|s| s.score >= threshold)
+        .map(|s| format!("{} {:.2} '{}'", s.kind.as_str(), s.score, s.evidence))
+        .collect::<Vec<_>>()
+        .join("; ");
     Prediction {
         upgraded: decision.upgraded,
         safety: decision.safety,
         fired,
+        why,
     }
 }
 
@@ -295,11 +305,7 @@ fn report(name: &str, cases: &[Case], preds: &[Prediction]) -> String {
             let _ = writeln!(
                 out,
                 "    {} expected {} got {} [{}]: {}",
-                case.id,
-                case.expect_upgrade,
-                pred.upgraded,
-                kinds(pred.fired.iter().copied()),
-                case.message
+                case.id, case.expect_upgrade, pred.upgraded, pred.why, case.message
             );
         }
     }
@@ -312,7 +318,7 @@ fn report(name: &str, cases: &[Case], preds: &[Prediction]) -> String {
                 "    {} expected [{}] got [{}]",
                 case.id,
                 kinds(expected),
-                kinds(pred.fired.iter().copied())
+                pred.why
             );
         }
     }
