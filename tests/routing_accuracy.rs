@@ -379,7 +379,11 @@ fn holdout_is_well_formed_and_disjoint() {
     let dev_cases = load_cases();
     let dev: BTreeSet<&str> = dev_cases.iter().map(|c| c.message.as_str()).collect();
     for c in &holdout {
-        assert!(!dev.contains(c.message.as_str()), "{} is in the dev set", c.id);
+        assert!(
+            !dev.contains(c.message.as_str()),
+            "{} is in the dev set",
+            c.id
+        );
     }
 }
 
