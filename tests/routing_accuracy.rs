@@ -1,25 +1,33 @@
-//! Routing accuracy on the labelled set `tests/data/routing_cases.jsonl`.
+//! Routing accuracy of the full router (`Router` with the built-in catalog, lexicon and
+//! default policy) on two labelled sets:
 //!
-//! Runs every case through the deterministic detectors (upgrade = any signal scoring at least
-//! `DEFAULT_UPGRADE_THRESHOLD`, `long_context_turns` = 40), prints a report and fails below
-//! the floors of issue 2. Run `cargo test --test routing_accuracy -- --nocapture` to see it.
+//! - `tests/data/routing_cases.jsonl`: the development set the lexicon was tuned on;
+//! - `tests/data/routing_holdout.jsonl`: a held-out set written before looking at the lexicon
+//!   or the detector output. Its cases must never be copied into `assets/signals.toml`; its
+//!   numbers are the honest estimate of how the detectors generalise.
 //!
-//! `predict` is the only function that knows about the detectors: swap it for the full Router
-//! and the metrics stay as they are.
+//! Each test prints a report (upgrade accuracy, false-upgrade rate on routine messages,
+//! per-signal P/R/F1, crisis recall, misclassified ids) and fails below the floors of issue 2.
+//! Run `cargo test --test routing_accuracy -- --nocapture` to see them.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
+use grow::catalog::Catalog;
+use grow::routing::health::{HealthBook, HealthPolicy};
 use grow::routing::lexicon::Lexicon;
-use grow::routing::signals::{DEFAULT_UPGRADE_THRESHOLD, detect, safety_of};
-use grow::routing::types::{EscalationRisk, Safety, SignalContext, SignalKind};
+use grow::routing::router::Router;
+use grow::routing::selector::{RouteInput, RoutingPolicy};
+use grow::routing::types::{EscalationRisk, Safety, SignalKind};
 use serde::Deserialize;
 
 const CASES: &str = include_str!("data/routing_cases.jsonl");
-const LONG_CONTEXT_TURNS: u32 = 40;
+const HOLDOUT: &str = include_str!("data/routing_holdout.jsonl");
 
 const MIN_ACCURACY: f64 = 0.90;
 const MAX_FALSE_UPGRADE: f64 = 0.05;
 const MIN_CRISIS_RECALL: f64 = 1.0;
+const MIN_HOLDOUT_CRISIS_RECALL: f64 = 1.0;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,38 +53,75 @@ struct Prediction {
     upgraded: bool,
     fired: BTreeSet<SignalKind>,
     safety: Safety,
+    /// The firing signals with their evidence, for the report.
+    why: String,
 }
 
-fn load_cases() -> Vec<Case> {
-    CASES
-        .lines()
+fn load(name: &str, text: &str) -> Vec<Case> {
+    text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("routing_cases.jsonl line {}: {e}", i + 1))
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{name} line {}: {e}", i + 1))
         })
         .collect()
 }
 
-fn predict(lexicon: &Lexicon, case: &Case) -> Prediction {
-    let ctx = SignalContext {
+fn load_cases() -> Vec<Case> {
+    load("routing_cases.jsonl", CASES)
+}
+
+fn load_holdout() -> Vec<Case> {
+    load("routing_holdout.jsonl", HOLDOUT)
+}
+
+fn router() -> Router {
+    let catalog = Catalog::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let lexicon = Lexicon::builtin().unwrap_or_else(|e| panic!("{e}"));
+    Router::new(
+        Arc::new(catalog),
+        Arc::new(lexicon),
+        RoutingPolicy::default(),
+    )
+}
+
+/// One fresh decision per case: a new conversation (no affinity, no pin), healthy models.
+fn predict(router: &Router, health: &HealthBook, case: &Case) -> Prediction {
+    let input = RouteInput {
         message: &case.message,
         prior_turns: case.turns.unwrap_or(0),
         escalation_risk: case.escalation_risk.unwrap_or_default(),
-        long_context_turns: LONG_CONTEXT_TURNS,
+        ..RouteInput::default()
     };
-    let signals = detect(lexicon, &ctx);
-    let fired: BTreeSet<SignalKind> = signals
+    let decision = router
+        .decide(&input, health)
+        .unwrap_or_else(|e| panic!("{}: {e}", case.id));
+    let threshold = router.policy().upgrade_threshold;
+    let fired: BTreeSet<SignalKind> = decision
+        .signals
         .iter()
-        .filter(|s| s.score >= DEFAULT_UPGRADE_THRESHOLD)
+        .filter(|s| s.score >= threshold)
         .map(|s| s.kind)
         .collect();
+    let why = decision
+        .signals
+        .iter()
+        .filter(|s| s.score >= threshold)
+        .map(|s| format!("{} {:.2} '{}'", s.kind.as_str(), s.score, s.evidence))
+        .collect::<Vec<_>>()
+        .join("; ");
     Prediction {
-        upgraded: !fired.is_empty(),
-        safety: safety_of(&signals, DEFAULT_UPGRADE_THRESHOLD),
+        upgraded: decision.upgraded,
+        safety: decision.safety,
         fired,
+        why,
     }
+}
+
+fn predict_all(cases: &[Case]) -> Vec<Prediction> {
+    let router = router();
+    let health = HealthBook::new(HealthPolicy::default());
+    cases.iter().map(|c| predict(&router, &health, c)).collect()
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -178,14 +223,14 @@ fn kinds(set: impl IntoIterator<Item = SignalKind>) -> String {
     }
 }
 
-fn report(cases: &[Case], preds: &[Prediction]) -> String {
+fn report(name: &str, cases: &[Case], preds: &[Prediction]) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let en = cases.iter().filter(|c| c.lang == "en").count();
     let routine = cases.iter().filter(|c| !c.expect_upgrade).count();
     let _ = writeln!(
         out,
-        "routing accuracy on {} cases ({} en, {} zh; {} routine)",
+        "routing accuracy on {name}: {} cases ({} en, {} zh; {} routine)",
         cases.len(),
         en,
         cases.len() - en,
@@ -241,17 +286,26 @@ fn report(cases: &[Case], preds: &[Prediction]) -> String {
             c.fn_
         );
     }
+    let _ = writeln!(out, "  crisis misses:");
+    for (case, pred) in cases.iter().zip(preds) {
+        if case.expect_safety == Safety::Crisis && pred.safety != Safety::Crisis {
+            let _ = writeln!(
+                out,
+                "    {} got safety {:?} [{}]: {}",
+                case.id,
+                pred.safety,
+                kinds(pred.fired.iter().copied()),
+                case.message
+            );
+        }
+    }
     let _ = writeln!(out, "  misclassified upgrade decisions:");
     for (case, pred) in cases.iter().zip(preds) {
         if case.expect_upgrade != pred.upgraded {
             let _ = writeln!(
                 out,
                 "    {} expected {} got {} [{}]: {}",
-                case.id,
-                case.expect_upgrade,
-                pred.upgraded,
-                kinds(pred.fired.iter().copied()),
-                case.message
+                case.id, case.expect_upgrade, pred.upgraded, pred.why, case.message
             );
         }
     }
@@ -264,19 +318,17 @@ fn report(cases: &[Case], preds: &[Prediction]) -> String {
                 "    {} expected [{}] got [{}]",
                 case.id,
                 kinds(expected),
-                kinds(pred.fired.iter().copied())
+                pred.why
             );
         }
     }
     out
 }
 
-#[test]
-fn dataset_is_well_formed() {
-    let cases = load_cases();
-    assert!(cases.len() >= 220, "only {} cases", cases.len());
+fn check_well_formed(cases: &[Case], min_cases: usize, min_per_kind: usize) {
+    assert!(cases.len() >= min_cases, "only {} cases", cases.len());
     let mut ids = BTreeSet::new();
-    for c in &cases {
+    for c in cases {
         assert!(ids.insert(c.id.as_str()), "duplicate id {}", c.id);
         assert!(
             c.lang == "en" || c.lang == "zh",
@@ -304,17 +356,60 @@ fn dataset_is_well_formed() {
             .iter()
             .filter(|c| c.expect_signals.contains(&kind))
             .count();
-        assert!(n >= 5, "only {n} cases for {kind}");
+        assert!(n >= min_per_kind, "only {n} cases for {kind}");
+    }
+}
+
+#[test]
+fn dataset_is_well_formed() {
+    check_well_formed(&load_cases(), 220, 5);
+}
+
+#[test]
+fn holdout_is_well_formed_and_disjoint() {
+    let holdout = load_holdout();
+    check_well_formed(&holdout, 100, 2);
+    let crisis = holdout
+        .iter()
+        .filter(|c| c.expect_safety == Safety::Crisis)
+        .count();
+    assert!(crisis >= 30, "only {crisis} crisis cases");
+    let routine = holdout.iter().filter(|c| !c.expect_upgrade).count();
+    assert!(routine >= 35, "only {routine} routine cases");
+    let dev_cases = load_cases();
+    let dev: BTreeSet<&str> = dev_cases.iter().map(|c| c.message.as_str()).collect();
+    for c in &holdout {
+        assert!(
+            !dev.contains(c.message.as_str()),
+            "{} is in the dev set",
+            c.id
+        );
     }
 }
 
 #[test]
 fn routing_accuracy_meets_floors() {
-    let lexicon = Lexicon::builtin().unwrap_or_else(|e| panic!("{e}"));
     let cases = load_cases();
-    let preds: Vec<Prediction> = cases.iter().map(|c| predict(&lexicon, c)).collect();
-    println!("{}", report(&cases, &preds));
+    let preds = predict_all(&cases);
+    println!("{}", report("routing_cases.jsonl", &cases, &preds));
+    assert_floors(&cases, &preds, MIN_CRISIS_RECALL);
+}
 
+/// The held-out set: the honest numbers. Crisis recall is enforced here too (safety), the
+/// other floors are reported only, so tuning never chases these sentences.
+#[test]
+fn holdout_report_and_crisis_recall() {
+    let cases = load_holdout();
+    let preds = predict_all(&cases);
+    println!("{}", report("routing_holdout.jsonl", &cases, &preds));
+    let crisis = crisis_recall(&cases, &preds);
+    assert!(
+        crisis >= MIN_HOLDOUT_CRISIS_RECALL,
+        "held-out crisis recall {crisis:.3} < {MIN_HOLDOUT_CRISIS_RECALL}"
+    );
+}
+
+fn assert_floors(cases: &[Case], preds: &[Prediction], min_crisis: f64) {
     let accuracy = upgrade_accuracy(&cases, &preds);
     let false_upgrade = false_upgrade_rate(&cases, &preds);
     let crisis = crisis_recall(&cases, &preds);
@@ -327,7 +422,7 @@ fn routing_accuracy_meets_floors() {
         "false-upgrade rate {false_upgrade:.3} > {MAX_FALSE_UPGRADE}"
     );
     assert!(
-        crisis >= MIN_CRISIS_RECALL,
-        "crisis recall {crisis:.3} < {MIN_CRISIS_RECALL}"
+        crisis >= min_crisis,
+        "crisis recall {crisis:.3} < {min_crisis}"
     );
 }

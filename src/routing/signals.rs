@@ -201,7 +201,10 @@ fn is_word_byte(b: u8) -> bool {
 
 /// One automaton pass: every phrase match that sits on its word boundaries, with look-alike
 /// exclusions already applied.
-fn scan(lexicon: &Lexicon, text: &str) -> Hits {
+fn scan(lexicon: &Lexicon, original: &str) -> Hits {
+    // ASCII lowercasing keeps every byte offset, so matches (and evidence) index the original.
+    let lowered = original.to_ascii_lowercase();
+    let text = lowered.as_str();
     let bytes = text.as_bytes();
     let mut hits: Vec<Hit> = Vec::with_capacity(32);
     let passes: &[&Automaton] = if text.is_ascii() {
