@@ -395,24 +395,21 @@ fn routing_accuracy_meets_floors() {
     assert_floors(&cases, &preds, MIN_CRISIS_RECALL);
 }
 
-/// The held-out set: the honest numbers. Crisis recall is enforced here too (safety), the
-/// other floors are reported only, so tuning never chases these sentences.
+/// The held-out set: the honest numbers, held to the same floors (crisis recall 1.0 is a
+/// safety requirement). When a held-out case fails, fix the concept in the lexicon, never by
+/// pasting the sentence in.
 #[test]
-fn holdout_report_and_crisis_recall() {
+fn holdout_meets_floors() {
     let cases = load_holdout();
     let preds = predict_all(&cases);
     println!("{}", report("routing_holdout.jsonl", &cases, &preds));
-    let crisis = crisis_recall(&cases, &preds);
-    assert!(
-        crisis >= MIN_HOLDOUT_CRISIS_RECALL,
-        "held-out crisis recall {crisis:.3} < {MIN_HOLDOUT_CRISIS_RECALL}"
-    );
+    assert_floors(&cases, &preds, MIN_HOLDOUT_CRISIS_RECALL);
 }
 
 fn assert_floors(cases: &[Case], preds: &[Prediction], min_crisis: f64) {
-    let accuracy = upgrade_accuracy(&cases, &preds);
-    let false_upgrade = false_upgrade_rate(&cases, &preds);
-    let crisis = crisis_recall(&cases, &preds);
+    let accuracy = upgrade_accuracy(cases, preds);
+    let false_upgrade = false_upgrade_rate(cases, preds);
+    let crisis = crisis_recall(cases, preds);
     assert!(
         accuracy >= MIN_ACCURACY,
         "upgrade accuracy {accuracy:.3} < {MIN_ACCURACY}"

@@ -365,8 +365,11 @@ impl<'a> Builder<'a> {
 
         let (ascii_ids, wide_ids): (Vec<u32>, Vec<u32>) =
             (0..self.literals.len() as u32).partition(|&i| self.literals[i as usize].is_ascii());
-        let ascii = self.automaton(ascii_ids)?;
-        let wide = self.automaton(wide_ids)?;
+        let ascii = self.automaton(ascii_ids, AhoCorasickKind::DFA)?;
+        // Chinese cues use many distinct UTF-8 bytes, so a DFA over them needs a wide stride
+        // (MBs of tables, cache misses on every byte); the contiguous NFA is a fraction of the
+        // size and measured faster on Chinese text.
+        let wide = self.automaton(wide_ids, AhoCorasickKind::ContiguousNFA)?;
 
         let mut pattern_sets = Vec::new();
         let mut patterns = Vec::with_capacity(self.infos.len());
@@ -399,7 +402,7 @@ impl<'a> Builder<'a> {
         })
     }
 
-    fn automaton(&self, ids: Vec<u32>) -> Result<Automaton, SourceError> {
+    fn automaton(&self, ids: Vec<u32>, kind: AhoCorasickKind) -> Result<Automaton, SourceError> {
         let literals: Vec<&str> = ids
             .iter()
             .map(|&i| self.literals[i as usize].as_str())
@@ -416,9 +419,8 @@ impl<'a> Builder<'a> {
                 .prefilter(false)
                 .build(&literals)
         };
-        // A DFA is fastest; should one ever exceed its size limits, the automatic choice
-        // (a contiguous NFA) still works.
-        let searcher = build(Some(AhoCorasickKind::DFA))
+        // Should the chosen kind ever exceed its size limits, the automatic choice still works.
+        let searcher = build(Some(kind))
             .or_else(|_| build(None))
             .map_err(|e| self.err(&[], format!("cannot compile the lexicon: {e}"), None))?;
         Ok(Automaton { searcher, ids })

@@ -641,6 +641,36 @@ mod tests {
     }
 
     #[test]
+    fn crisis_concepts_cover_means_farewell_burden_and_pointlessness() {
+        for m in [
+            "I've been stockpiling my meds for weeks",
+            "This is my final message. You won't hear from me after tonight.",
+            "I'm just a burden on my family, I want to end it",
+            "Honestly, what's the point of living like this",
+            "I pray I never wake up again",
+            "我把存的药都准备好了，打算一口气吃下去",
+            "人生真的毫无意义",
+            "我就是家里的拖累，不如一了百了",
+            "给妈妈的信写好了，以后也用不到这些了，再见",
+        ] {
+            assert!(fires(m, SignalKind::Crisis), "{m}: {:?}", run(m));
+        }
+    }
+
+    #[test]
+    fn crisis_look_alikes_and_recovered_past_stay_quiet() {
+        for m in [
+            "We're going to end this project and start a new one",
+            "帮我做个三年计划，我想自己创业",
+            "I hurt myself at the gym, nothing serious",
+            "Years ago I had suicidal thoughts, but that's behind me and I'm doing well",
+            "十年前有过轻生的念头，现在已经走出来了",
+        ] {
+            assert!(!fires(m, SignalKind::Crisis), "{m}: {:?}", run(m));
+        }
+    }
+
+    #[test]
     fn crisis_ignores_generic_negation_but_honours_explicit_denial() {
         // "can't stop" must not cancel the crisis cue that follows it.
         assert!(fires(
