@@ -1,7 +1,7 @@
 //! Versioned migrations, kept in code. `PRAGMA user_version` records how many have run.
 //!
 //! A migration is never edited once released: a change is a new entry at the end.
-//! `docs/schema.md` documents every table and column.
+//! The README's "Database schema" section documents every table and column.
 
 use std::path::Path;
 
