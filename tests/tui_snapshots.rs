@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use grow::catalog::{ProviderKind, Usage};
 use grow::coach::api::{AttemptReport, CostSnapshot, Event, Intent, TurnStatus, TurnSummary};
+use grow::routing::analyzer::{AnalyzerReport, AnalyzerStatus};
 use grow::routing::types::{
     PlanRole, PlanStep, RouteDecision, Safety, Signal, SignalKind, SignalOrigin, SignalSource,
 };
@@ -192,7 +193,26 @@ fn upgraded_decision() -> RouteDecision {
         affinity: false,
         signal_origin: SignalOrigin::Analyzer,
         budget_tokens: 170_000,
-        analyzer: None,
+        analyzer: Some(analyzer_report(AnalyzerStatus::Used)),
+    }
+}
+
+fn analyzer_report(status: AnalyzerStatus) -> AnalyzerReport {
+    AnalyzerReport {
+        status,
+        model: "gpt-4.1-mini".into(),
+        latency_ms: if status == AnalyzerStatus::TimedOut {
+            1_500
+        } else {
+            312
+        },
+        cost_usd: if status == AnalyzerStatus::Used {
+            0.0002
+        } else {
+            0.0
+        },
+        cached: status == AnalyzerStatus::Cached,
+        added_ms: 120,
     }
 }
 
@@ -335,6 +355,33 @@ fn routing_panel_past_turn_selected() {
     s.key(KeyCode::Tab, KeyModifiers::NONE, 5_000);
     s.key(KeyCode::Char('['), KeyModifiers::NONE, 5_000);
     snapshot("routing_past_turn_100x30", &s);
+}
+
+#[test]
+fn routing_panel_shows_the_analyzer_outcome() {
+    let mut s = Script::new(100, 30);
+    let mut decision = default_decision();
+    decision.signal_origin = SignalOrigin::Fallback;
+    decision.analyzer = Some(analyzer_report(AnalyzerStatus::TimedOut));
+    s.turn(
+        1,
+        "should I take the offer?",
+        decision,
+        vec![],
+        "Let us look at what matters most to you.",
+        Some(summary(
+            "claude-haiku-4-5",
+            TurnStatus::Complete,
+            0.0009,
+            3.1,
+        )),
+        0,
+    );
+    snapshot("routing_analyzer_timed_out_100x30", &s);
+    let screen = s.render().backend().to_string();
+    assert!(screen.contains("analyzer  timed out · gpt-4.1-mini"));
+    let chat = career_chat(100, 30).render().backend().to_string();
+    assert!(chat.contains("analyzer  used · gpt-4.1-mini · 312 ms"));
 }
 
 #[test]

@@ -12,7 +12,8 @@ pub use super::reload::Diagnostics;
 pub use crate::store::{
     ClassCount, ConversationDetail, ConversationSummary, DayCost, DecisionDetail, EscalationStats,
     Message as StoredMessage, MessageStatus as StoredStatus, ModelCount, ModelShare,
-    Role as StoredRole, SearchHit, Stats, TriggerCount, Turn as StoredTurn,
+    Role as StoredRole, SearchHit, Stats, TriggerCount, Turn as StoredTurn, UsageRecord,
+    usage_kind,
 };
 
 /// Identifies one turn (one user message and the answer to it) while it runs.
