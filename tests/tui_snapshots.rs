@@ -744,7 +744,10 @@ async fn interactive_demo_with_scripted_worker() -> anyhow::Result<()> {
                 | Intent::Search { .. }
                 | Intent::OpenConversation { .. }
                 | Intent::LoadHistory { .. }
-                | Intent::Dashboard { .. } => {
+                | Intent::Dashboard { .. }
+                | Intent::Commit { .. }
+                | Intent::ResolveCommitment { .. }
+                | Intent::ListCommitments => {
                     let _ = event_tx.send(Event::Notice(
                         "scripted worker: no saved history in this demo".into(),
                     ));

@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Usage;
 use crate::routing::types::RouteDecision;
 
+pub use super::commitments::{CommitmentView, Resolution};
 pub use super::reload::Diagnostics;
 pub use crate::store::{
-    ClassCount, ConversationDetail, ConversationSummary, DayCost, DecisionDetail, EscalationStats,
-    Message as StoredMessage, MessageStatus as StoredStatus, ModelCount, ModelShare,
-    Role as StoredRole, SearchHit, Stats, TriggerCount, Turn as StoredTurn, UsageRecord,
-    usage_kind,
+    ClassCount, CommitmentStatus, ConversationDetail, ConversationSummary, DayCost, DecisionDetail,
+    EscalationStats, Message as StoredMessage, MessageStatus as StoredStatus, ModelCount,
+    ModelShare, Role as StoredRole, SearchHit, Stats, TriggerCount, Turn as StoredTurn,
+    UsageRecord, usage_kind,
 };
 
 /// Identifies one turn (one user message and the answer to it) while it runs.
@@ -64,6 +65,19 @@ pub enum Intent {
     Dashboard {
         months_back: u32,
     },
+    /// `/commit <text> [by <date>]`: store an open commitment (`Event::Notice` naming its
+    /// number, or `Event::Error` saying why not).
+    Commit {
+        conversation_id: Option<i64>,
+        input: String,
+    },
+    /// `/done N`, `/missed N` (`Event::Notice` or `Event::Error`).
+    ResolveCommitment {
+        id: i64,
+        resolution: Resolution,
+    },
+    /// All commitments (`Event::Commitments`).
+    ListCommitments,
     Shutdown,
 }
 
@@ -239,6 +253,8 @@ pub enum Event {
     History(HistoryPage),
     /// Answer to `Intent::Dashboard`.
     Dashboard(Box<DashboardData>),
+    /// Answer to `Intent::ListCommitments`: by due date, undated last.
+    Commitments(Vec<CommitmentView>),
     /// A message for the status bar.
     Notice(String),
     /// An error a person should see; the worker keeps running.

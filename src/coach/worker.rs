@@ -169,6 +169,27 @@ async fn run(
                 dashboard(&coach, months_back),
                 |d| Event::Dashboard(Box::new(d)),
             ),
+            Intent::Commit {
+                conversation_id,
+                input,
+            } => reply(
+                &events,
+                "saving the commitment",
+                coach.commit(&input, conversation_id),
+                |c| Event::Notice(format!("commitment #{} saved: {}", c.id, describe(&c))),
+            ),
+            Intent::ResolveCommitment { id, resolution } => reply(
+                &events,
+                "updating the commitment",
+                coach.resolve_commitment(id, resolution),
+                |c| Event::Notice(format!("commitment #{} {}: {}", c.id, c.status, c.text)),
+            ),
+            Intent::ListCommitments => reply(
+                &events,
+                "listing commitments",
+                coach.commitments_list(),
+                Event::Commitments,
+            ),
             Intent::Shutdown => break,
         }
     }
@@ -216,6 +237,14 @@ fn reply<T, E: std::fmt::Display>(
         Err(e) => Event::Error(format!("{what} failed: {e:#}")),
     };
     let _ = events.send(event);
+}
+
+/// `finish the draft (due 2026-11-27)`.
+fn describe(c: &super::api::CommitmentView) -> String {
+    match c.due {
+        Some(d) => format!("{} (due {d})", c.text),
+        None => c.text.clone(),
+    }
 }
 
 fn snippet_style() -> SnippetStyle {

@@ -717,6 +717,18 @@ impl App {
             }
             Command::Compare(None) => self.toggle_compare(),
             Command::Export(format) => self.export(format),
+            Command::Commit(input) => {
+                self.outbox.push(Intent::Commit {
+                    conversation_id: self.tab().conversation_id,
+                    input,
+                });
+                self.info("saving the commitment…");
+            }
+            Command::Resolve(id, resolution) => {
+                self.outbox
+                    .push(Intent::ResolveCommitment { id, resolution });
+            }
+            Command::Commitments => self.outbox.push(Intent::ListCommitments),
             Command::Help => {
                 self.show_help = true;
                 self.help_scroll = 0;
@@ -1267,6 +1279,7 @@ impl App {
                     self.dashboard = Some(*data);
                 }
             }
+            Event::Commitments(list) => self.info(commands::commitments_summary(&list)),
             Event::Notice(text) => self.info(text),
             Event::Error(text) => {
                 self.review.search.waiting = false;
