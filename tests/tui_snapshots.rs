@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use grow::catalog::{ProviderKind, Usage};
-use grow::coach::api::{AttemptReport, CostSnapshot, Event, Intent, TurnStatus, TurnSummary};
+use grow::coach::api::{
+    AttemptReport, CostSnapshot, Event, Intent, PersonalStatus, TurnStatus, TurnSummary,
+};
 use grow::routing::analyzer::{AnalyzerReport, AnalyzerStatus};
 use grow::routing::types::{
     PlanRole, PlanStep, RouteDecision, Safety, Signal, SignalKind, SignalOrigin, SignalSource,
@@ -382,6 +384,32 @@ fn routing_panel_shows_the_analyzer_outcome() {
     assert!(screen.contains("analyzer  timed out · gpt-4.1-mini"));
     let chat = career_chat(100, 30).render().backend().to_string();
     assert!(chat.contains("analyzer  used · gpt-4.1-mini · 312 ms"));
+}
+
+#[test]
+fn personal_coach_preparing_shows_in_the_status_bar() {
+    let mut s = Script::new(100, 30);
+    s.ev(Event::PersonalCoach(PersonalStatus::Preparing), 0);
+    let screen = s.render().backend().to_string();
+    assert!(
+        screen.contains("preparing your personal coach…"),
+        "{screen}"
+    );
+    s.ev(Event::PersonalCoach(PersonalStatus::Ready(3)), 3_000);
+    let screen = s.render().backend().to_string();
+    assert!(
+        !screen.contains("preparing your personal coach…"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("your personal coach is ready (prompt version 3)"),
+        "{screen}"
+    );
+    // A coach that was ready when grow started is not news.
+    let mut s = Script::new(100, 30);
+    s.ev(Event::PersonalCoach(PersonalStatus::Ready(3)), 0);
+    let screen = s.render().backend().to_string();
+    assert!(!screen.contains("personal coach"), "{screen}");
 }
 
 #[test]

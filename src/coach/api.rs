@@ -9,6 +9,7 @@ use crate::catalog::Usage;
 use crate::routing::types::RouteDecision;
 
 pub use super::commitments::{CommitmentView, Resolution};
+pub use super::profile::PersonalStatus;
 pub use super::reload::Diagnostics;
 pub use crate::store::{
     ClassCount, CommitmentStatus, ConversationDetail, ConversationSummary, DayCost, DecisionDetail,
@@ -255,6 +256,9 @@ pub enum Event {
     Dashboard(Box<DashboardData>),
     /// Answer to `Intent::ListCommitments`: by due date, undated last.
     Commitments(Vec<CommitmentView>),
+    /// The personalised coach changed state (sent at start and on every change), so a face
+    /// can show "preparing your personal coach…" while it is `Preparing`.
+    PersonalCoach(PersonalStatus),
     /// A message for the status bar.
     Notice(String),
     /// An error a person should see; the worker keeps running.

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
@@ -14,6 +15,8 @@ use super::api::{
     DashboardData, Event, HistoryPage, Intent, SNIPPET_CLOSE, SNIPPET_OPEN, SendRequest, TurnId,
 };
 use super::engine::{CancelSignal, Coach};
+use super::jobs::{JobOutcome, run_jobs};
+use super::profile::PersonalStatus;
 
 /// Starts the worker on the current tokio runtime; returns the face's ends of the channels.
 pub fn spawn(coach: Arc<Coach>) -> (UnboundedSender<Intent>, UnboundedReceiver<Event>) {
@@ -25,8 +28,62 @@ pub fn spawn(coach: Arc<Coach>) -> (UnboundedSender<Intent>, UnboundedReceiver<E
 /// config watcher, may share).
 pub fn start(coach: Arc<Coach>, events: UnboundedSender<Event>) -> UnboundedSender<Intent> {
     let (intent_tx, intent_rx) = mpsc::unbounded_channel();
+    spawn_scheduled(coach.clone(), events.clone());
     tokio::spawn(run(coach, intent_rx, events));
     intent_tx
+}
+
+/// How often the scheduled prompt update runs while a face is open (issue 6: at start and
+/// hourly; `run_jobs` itself decides whether an update is due).
+const JOBS_EVERY: Duration = Duration::from_secs(60 * 60);
+/// How often the personal coach's state is read: a generation takes tens of seconds, so a
+/// few seconds' delay in showing that it finished is fine.
+const PERSONAL_STATUS_EVERY: Duration = Duration::from_secs(3);
+
+/// Background work while a face is open: the scheduled prompt update (at start, then
+/// hourly) and the personal coach's state. Both stop when the face drops its events end.
+pub fn spawn_scheduled(coach: Arc<Coach>, events: UnboundedSender<Event>) {
+    let jobs_coach = coach.clone();
+    let jobs_events = events.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(JOBS_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !jobs_events.is_closed() {
+            every.tick().await;
+            match run_jobs(&jobs_coach, false).await {
+                Ok(report) => {
+                    tracing::info!("scheduled prompt update: {}", report.describe());
+                    if matches!(
+                        report.outcome,
+                        JobOutcome::Regenerated { .. }
+                            | JobOutcome::Generated { .. }
+                            | JobOutcome::Failed { .. }
+                    ) {
+                        let _ = jobs_events.send(Event::Notice(report.describe()));
+                    }
+                }
+                Err(e) => tracing::warn!("scheduled prompt update failed: {e:#}"),
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PERSONAL_STATUS_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last: Option<PersonalStatus> = None;
+        while !events.is_closed() {
+            every.tick().await;
+            match coach.personal_status() {
+                Ok(status) if last.as_ref() != Some(&status) => {
+                    last = Some(status.clone());
+                    if events.send(Event::PersonalCoach(status)).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!("reading the personal coach's state failed: {e:#}"),
+            }
+        }
+    });
 }
 
 async fn run(

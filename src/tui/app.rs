@@ -24,8 +24,8 @@ use super::theme::{Theme, ThemeKind};
 use super::views;
 use crate::catalog::OFFLINE_MODEL;
 use crate::coach::api::{
-    CostSnapshot, DashboardData, Event, ExportFormat, HistoryPage, Intent, SendRequest, TurnId,
-    TurnStatus,
+    CostSnapshot, DashboardData, Event, ExportFormat, HistoryPage, Intent, PersonalStatus,
+    SendRequest, TurnId, TurnStatus,
 };
 use crate::routing::types::{RouteDecision, Safety};
 use crate::sanitize::strip_controls;
@@ -149,6 +149,8 @@ pub struct App {
     abandoned: Vec<Abandoned>,
     quit: bool,
     worker_gone: bool,
+    /// The personalised coach's state, as the worker last reported it.
+    personal: Option<PersonalStatus>,
     screen: Screen,
     review: ReviewState,
     dashboard: Option<DashboardData>,
@@ -194,6 +196,7 @@ impl App {
             abandoned: Vec::new(),
             quit: false,
             worker_gone: false,
+            personal: None,
             screen: Screen::Chat,
             review: ReviewState::new(opts.utc_offset_minutes),
             dashboard: None,
@@ -269,6 +272,10 @@ impl App {
     }
     pub fn worker_gone(&self) -> bool {
         self.worker_gone
+    }
+    /// A personal coach is being prepared from a finished consultation.
+    pub fn personal_preparing(&self) -> bool {
+        self.personal == Some(PersonalStatus::Preparing)
     }
     pub fn screen(&self) -> Screen {
         self.screen
@@ -1280,6 +1287,7 @@ impl App {
                 }
             }
             Event::Commitments(list) => self.info(commands::commitments_summary(&list)),
+            Event::PersonalCoach(status) => self.personal_coach(status),
             Event::Notice(text) => self.info(text),
             Event::Error(text) => {
                 self.review.search.waiting = false;
@@ -1292,6 +1300,22 @@ impl App {
                 self.coach_error(text)
             }
         }
+    }
+
+    fn personal_coach(&mut self, status: PersonalStatus) {
+        // Only a change seen while grow runs is news; the first report is the starting state.
+        if self.personal == Some(PersonalStatus::Preparing) {
+            match &status {
+                PersonalStatus::Ready(v) => {
+                    self.info(format!("your personal coach is ready (prompt version {v})"))
+                }
+                PersonalStatus::Failed(why) => self.warn(format!(
+                    "preparing your personal coach failed: {why} (it is retried within the hour)"
+                )),
+                PersonalStatus::None | PersonalStatus::Preparing => {}
+            }
+        }
+        self.personal = Some(status);
     }
 
     fn coach_error(&mut self, text: String) {

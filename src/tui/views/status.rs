@@ -14,6 +14,9 @@ pub fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let t = &app.theme;
     let tab = app.tab();
     let mut right: Vec<Span<'static>> = Vec::new();
+    if app.personal_preparing() {
+        right.push(Span::styled("preparing your personal coach… ", t.accent));
+    }
     match &tab.pin {
         Some(p) => right.push(Span::styled(format!("model: {p} (pinned) "), t.warn)),
         None => right.push(Span::styled("model: auto ", t.dim)),
