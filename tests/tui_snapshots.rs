@@ -4,11 +4,14 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use grow::catalog::{ProviderKind, Usage};
 use grow::coach::api::{
-    AttemptReport, CostSnapshot, Event, Intent, PersonalStatus, TurnStatus, TurnSummary,
+    AttemptReport, CommitmentStatus, CommitmentView, CostSnapshot, Event, Intent, PersonalStatus,
+    ProfileData, PromptVersion, TurnStatus, TurnSummary,
 };
+use grow::coach::behaviour;
 use grow::routing::analyzer::{AnalyzerReport, AnalyzerStatus};
 use grow::routing::types::{
     PlanRole, PlanStep, RouteDecision, Safety, Signal, SignalKind, SignalOrigin, SignalSource,
@@ -412,6 +415,107 @@ fn personal_coach_preparing_shows_in_the_status_bar() {
     assert!(!screen.contains("personal coach"), "{screen}");
 }
 
+fn profile_data() -> ProfileData {
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap_or_default();
+    let checkins: Vec<NaiveDate> = [2, 3, 4, 6, 9, 10, 11, 12, 16, 17, 18, 19, 20]
+        .into_iter()
+        .map(day)
+        .collect();
+    let behaviour = [
+        behaviour::Commitment {
+            id: 1,
+            created: day(2),
+            due: Some(day(6)),
+            status: behaviour::CommitmentStatus::Done { on: day(5) },
+        },
+        behaviour::Commitment {
+            id: 2,
+            created: day(9),
+            due: Some(day(14)),
+            status: behaviour::CommitmentStatus::Missed { on: day(15) },
+        },
+        behaviour::Commitment {
+            id: 3,
+            created: day(16),
+            due: Some(day(19)),
+            status: behaviour::CommitmentStatus::Open,
+        },
+    ];
+    let metrics = behaviour::compute_metrics(
+        &checkins,
+        &behaviour,
+        day(21),
+        &behaviour::MetricsConfig::default(),
+    );
+    let version = |n: i64, reason: &str, text: &str, day_ms: i64| PromptVersion {
+        id: n,
+        profile_id: 1,
+        version: n,
+        prompt: format!("You coach Mei (version {n})."),
+        profile_text: text.into(),
+        reason: reason.into(),
+        metrics_json: "{}".into(),
+        model: Some("claude-sonnet-4-5".into()),
+        cost_usd: 0.0123,
+        created_at: 1_793_534_400_000 + day_ms * 86_400_000,
+    };
+    let open = |id: i64, text: &str, due: Option<NaiveDate>, overdue: bool| CommitmentView {
+        id,
+        text: text.into(),
+        due,
+        status: CommitmentStatus::Open,
+        overdue,
+        conversation_id: Some(42),
+        created_at: 0,
+        resolved_at: None,
+    };
+    ProfileData {
+        status: PersonalStatus::Ready(2),
+        versions: vec![
+            version(1, "first consultation", "Mei, product designer.", 0),
+            version(
+                2,
+                "weekly update: adherence fell below 60%",
+                "Mei, product designer weighing two job offers; values growth and family time.",
+                14,
+            ),
+        ],
+        metrics,
+        commitments: vec![
+            open(3, "send the portfolio draft", Some(day(19)), true),
+            open(4, "ask Anna about the team", None, false),
+        ],
+    }
+}
+
+#[test]
+fn profile_screen() {
+    for (w, h) in [(100, 30), (60, 16)] {
+        let mut s = Script::new(w, h);
+        s.key(KeyCode::F(6), KeyModifiers::NONE, 0);
+        assert!(s.app.take_intents().contains(&Intent::Profile));
+        s.ev(Event::Profile(Box::new(profile_data())), 100);
+        snapshot(&format!("profile_{w}x{h}"), &s);
+    }
+    let mut s = Script::new(100, 30);
+    s.key(KeyCode::F(6), KeyModifiers::NONE, 0);
+    s.ev(Event::Profile(Box::new(profile_data())), 100);
+    let screen = s.render().backend().to_string();
+    for needle in [
+        "ready · prompt version 2",
+        "v2",
+        "weekly update: adherence fell below 60%",
+        "logging consistency",
+        "#3 send the portfolio draft · overdue since 2026-11-19",
+        "#4 ask Anna about the team",
+    ] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+    s.key(KeyCode::Esc, KeyModifiers::NONE, 200);
+    let screen = s.render().backend().to_string();
+    assert!(!screen.contains("Prompt versions"));
+}
+
 #[test]
 fn live_preview_while_typing() {
     let mut s = career_chat(100, 30);
@@ -775,7 +879,8 @@ async fn interactive_demo_with_scripted_worker() -> anyhow::Result<()> {
                 | Intent::Dashboard { .. }
                 | Intent::Commit { .. }
                 | Intent::ResolveCommitment { .. }
-                | Intent::ListCommitments => {
+                | Intent::ListCommitments
+                | Intent::Profile => {
                     let _ = event_tx.send(Event::Notice(
                         "scripted worker: no saved history in this demo".into(),
                     ));

@@ -8,14 +8,15 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Usage;
 use crate::routing::types::RouteDecision;
 
+pub use super::behaviour::Metrics;
 pub use super::commitments::{CommitmentView, Resolution};
 pub use super::profile::PersonalStatus;
 pub use super::reload::Diagnostics;
 pub use crate::store::{
     ClassCount, CommitmentStatus, ConversationDetail, ConversationSummary, DayCost, DecisionDetail,
     EscalationStats, Message as StoredMessage, MessageStatus as StoredStatus, ModelCount,
-    ModelShare, Role as StoredRole, SearchHit, Stats, TriggerCount, Turn as StoredTurn,
-    UsageRecord, usage_kind,
+    ModelShare, PromptVersion, Role as StoredRole, SearchHit, Stats, TriggerCount,
+    Turn as StoredTurn, UsageRecord, usage_kind,
 };
 
 /// Identifies one turn (one user message and the answer to it) while it runs.
@@ -79,6 +80,8 @@ pub enum Intent {
     },
     /// All commitments (`Event::Commitments`).
     ListCommitments,
+    /// The person's profile: versions, metrics, commitments (`Event::Profile`).
+    Profile,
     Shutdown,
 }
 
@@ -110,6 +113,18 @@ pub struct DashboardData {
     pub escalations: EscalationStats,
     /// The interaction config's counters (lookup latency, template cache, reloads).
     pub diagnostics: Diagnostics,
+}
+
+/// Everything the profile screen shows, read-only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileData {
+    pub status: PersonalStatus,
+    /// Prompt versions, oldest first; the last one's `profile_text` is the current profile.
+    pub versions: Vec<PromptVersion>,
+    /// Behaviour metrics today over the configured window.
+    pub metrics: Metrics,
+    /// By due date, undated last.
+    pub commitments: Vec<CommitmentView>,
 }
 
 /// File format of `Intent::Export`.
@@ -259,6 +274,8 @@ pub enum Event {
     /// The personalised coach changed state (sent at start and on every change), so a face
     /// can show "preparing your personal coach…" while it is `Preparing`.
     PersonalCoach(PersonalStatus),
+    /// Answer to `Intent::Profile`.
+    Profile(Box<ProfileData>),
     /// A message for the status bar.
     Notice(String),
     /// An error a person should see; the worker keeps running.

@@ -12,7 +12,8 @@ use chrono::{Datelike, Local, NaiveDate, TimeZone};
 use crate::store::{ConversationKind, ListFilter, SnippetStyle};
 
 use super::api::{
-    DashboardData, Event, HistoryPage, Intent, SNIPPET_CLOSE, SNIPPET_OPEN, SendRequest, TurnId,
+    DashboardData, Event, HistoryPage, Intent, ProfileData, SNIPPET_CLOSE, SNIPPET_OPEN,
+    SendRequest, TurnId,
 };
 use super::engine::{CancelSignal, Coach};
 use super::jobs::{JobOutcome, run_jobs};
@@ -247,6 +248,9 @@ async fn run(
                 coach.commitments_list(),
                 Event::Commitments,
             ),
+            Intent::Profile => reply(&events, "loading your profile", profile_data(&coach), |d| {
+                Event::Profile(Box::new(d))
+            }),
             Intent::Shutdown => break,
         }
     }
@@ -294,6 +298,15 @@ fn reply<T, E: std::fmt::Display>(
         Err(e) => Event::Error(format!("{what} failed: {e:#}")),
     };
     let _ = events.send(event);
+}
+
+fn profile_data(coach: &Coach) -> anyhow::Result<ProfileData> {
+    Ok(ProfileData {
+        status: coach.personal_status()?,
+        versions: coach.prompt_history()?,
+        metrics: coach.behaviour_metrics()?,
+        commitments: coach.commitments_list()?,
+    })
 }
 
 /// `finish the draft (due 2026-11-27)`.

@@ -25,7 +25,7 @@ use super::views;
 use crate::catalog::OFFLINE_MODEL;
 use crate::coach::api::{
     CostSnapshot, DashboardData, Event, ExportFormat, HistoryPage, Intent, PersonalStatus,
-    SendRequest, TurnId, TurnStatus,
+    ProfileData, SendRequest, TurnId, TurnStatus,
 };
 use crate::routing::types::{RouteDecision, Safety};
 use crate::sanitize::strip_controls;
@@ -95,6 +95,8 @@ pub enum Screen {
     Chat,
     Review,
     Dashboard,
+    /// The person's profile, prompt versions, metrics and commitments (read-only).
+    Profile,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +153,9 @@ pub struct App {
     worker_gone: bool,
     /// The personalised coach's state, as the worker last reported it.
     personal: Option<PersonalStatus>,
+    profile: Option<ProfileData>,
+    profile_loading: bool,
+    profile_scroll: u16,
     screen: Screen,
     review: ReviewState,
     dashboard: Option<DashboardData>,
@@ -197,6 +202,9 @@ impl App {
             quit: false,
             worker_gone: false,
             personal: None,
+            profile: None,
+            profile_loading: false,
+            profile_scroll: 0,
             screen: Screen::Chat,
             review: ReviewState::new(opts.utc_offset_minutes),
             dashboard: None,
@@ -291,6 +299,20 @@ impl App {
     }
     pub fn dashboard_loading(&self) -> bool {
         self.dashboard_loading
+    }
+    pub fn profile(&self) -> Option<&ProfileData> {
+        self.profile.as_ref()
+    }
+    /// The local time zone's offset, for dates on screen.
+    pub fn utc_offset_minutes(&self) -> i32 {
+        self.opts.utc_offset_minutes
+    }
+    pub fn profile_loading(&self) -> bool {
+        self.profile_loading
+    }
+    /// Lines scrolled past at the top of the profile screen.
+    pub fn profile_scroll(&self) -> u16 {
+        self.profile_scroll
     }
     /// Texts to copy to the clipboard since the last call (the event loop writes OSC 52).
     pub fn take_clipboard(&mut self) -> Vec<String> {
@@ -405,7 +427,7 @@ impl App {
         self.show_help = false;
         match self.screen {
             Screen::Review => return self.review.paste(text),
-            Screen::Dashboard => self.screen = Screen::Chat,
+            Screen::Dashboard | Screen::Profile => self.screen = Screen::Chat,
             Screen::Chat => {}
         }
         self.set_focus(Focus::Input);
@@ -470,6 +492,7 @@ impl App {
             KeyCode::Char('o') if ctrl => return self.toggle_screen(Screen::Review),
             KeyCode::F(5) => return self.toggle_screen(Screen::Review),
             KeyCode::F(4) => return self.toggle_screen(Screen::Dashboard),
+            KeyCode::F(6) => return self.toggle_screen(Screen::Profile),
             _ => {}
         }
         match self.screen {
@@ -483,6 +506,7 @@ impl App {
                 return self.review_key(key);
             }
             Screen::Dashboard => return self.dashboard_key(key),
+            Screen::Profile => return self.profile_key(key),
         }
 
         match key.code {
@@ -1012,6 +1036,33 @@ impl App {
                 self.outbox.push(intent);
             }
             Screen::Dashboard => self.request_dashboard(),
+            Screen::Profile => self.request_profile(),
+        }
+    }
+
+    fn request_profile(&mut self) {
+        self.profile_loading = true;
+        self.outbox.push(Intent::Profile);
+    }
+
+    fn profile_key(&mut self, key: KeyEvent) {
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => self.screen = Screen::Chat,
+            KeyCode::Char('j') | KeyCode::Down => {
+                self.profile_scroll = self.profile_scroll.saturating_add(1);
+            }
+            KeyCode::Char('k') | KeyCode::Up => {
+                self.profile_scroll = self.profile_scroll.saturating_sub(1);
+            }
+            KeyCode::PageDown => self.profile_scroll = self.profile_scroll.saturating_add(10),
+            KeyCode::PageUp => self.profile_scroll = self.profile_scroll.saturating_sub(10),
+            KeyCode::Char('g') | KeyCode::Home => self.profile_scroll = 0,
+            KeyCode::Char('r') => self.request_profile(),
+            KeyCode::Char('?') => {
+                self.show_help = true;
+                self.help_scroll = 0;
+            }
+            _ => {}
         }
     }
 
@@ -1288,10 +1339,15 @@ impl App {
             }
             Event::Commitments(list) => self.info(commands::commitments_summary(&list)),
             Event::PersonalCoach(status) => self.personal_coach(status),
+            Event::Profile(data) => {
+                self.profile_loading = false;
+                self.profile = Some(*data);
+            }
             Event::Notice(text) => self.info(text),
             Event::Error(text) => {
                 self.review.search.waiting = false;
                 self.dashboard_loading = false;
+                self.profile_loading = false;
                 for tab in &mut self.tabs {
                     if let Some(h) = &mut tab.history {
                         h.loading = false;

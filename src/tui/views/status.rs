@@ -89,6 +89,14 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
             }
         }
         pairs.push(("Ctrl+Q", "quit"));
+    } else if app.screen() == Screen::Profile {
+        pairs.extend([
+            ("j/k", "scroll"),
+            ("r", "refresh"),
+            ("Esc", "chat"),
+            ("?", "help"),
+            ("Ctrl+Q", "quit"),
+        ]);
     } else if app.screen() == Screen::Dashboard {
         pairs.extend([
             ("[ ]", "month"),
@@ -121,6 +129,7 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
             ("F4", "stats"),
             ("F1", "help"),
             (if busy { "Ctrl+Q" } else { "Ctrl+C" }, "quit"),
+            ("F6", "profile"),
             ("Ctrl+T", "tab"),
         ]);
     }
