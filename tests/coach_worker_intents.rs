@@ -120,6 +120,10 @@ async fn commitment_and_profile_intents_answer_the_face() {
         }
         other => panic!("expected the profile, got {other:?}"),
     }
+    send(Intent::DiffVersions { from: 1, to: 2 });
+    assert!(
+        matches!(answer(&mut events).await, Event::Error(e) if e.contains("no prompt version 1"))
+    );
     send(Intent::Shutdown);
 }
 

@@ -12,6 +12,7 @@ use grow::coach::api::{
     ProfileData, PromptVersion, TurnStatus, TurnSummary,
 };
 use grow::coach::behaviour;
+use grow::coach::profile::{VersionDiff, diff_lines};
 use grow::routing::analyzer::{AnalyzerReport, AnalyzerStatus};
 use grow::routing::types::{
     PlanRole, PlanStep, RouteDecision, Safety, Signal, SignalKind, SignalOrigin, SignalSource,
@@ -517,6 +518,41 @@ fn profile_screen() {
 }
 
 #[test]
+fn profile_diff_between_the_last_two_versions() {
+    let mut s = Script::new(100, 30);
+    s.key(KeyCode::F(6), KeyModifiers::NONE, 0);
+    s.ev(Event::Profile(Box::new(profile_data())), 100);
+    s.app.take_intents();
+    s.key(KeyCode::Char('d'), KeyModifiers::NONE, 200);
+    assert_eq!(
+        s.app.take_intents(),
+        vec![Intent::DiffVersions { from: 1, to: 2 }]
+    );
+    let old = "Mei, product designer.\n\n---\n\nYou coach Mei.\nAsk one question.\nKeep it short.\nEnd with a step.\n";
+    let new = "Mei, product designer weighing two job offers.\n\n---\n\nYou coach Mei.\nAsk one question.\nKeep it short.\nName the commitment she missed.\n";
+    let lines = diff_lines(old, new);
+    let diff = VersionDiff {
+        from: 1,
+        to: 2,
+        added: lines.iter().filter(|l| l.sign == '+').count(),
+        removed: lines.iter().filter(|l| l.sign == '-').count(),
+        lines,
+    };
+    s.ev(Event::VersionDiff(Box::new(diff)), 300);
+    snapshot("profile_diff_100x30", &s);
+    let screen = s.render().backend().to_string();
+    assert!(screen.contains("Prompt version 1 → 2 · +2 −2"), "{screen}");
+    assert!(
+        screen.contains("+ Name the commitment she missed."),
+        "{screen}"
+    );
+    assert!(screen.contains("- End with a step."), "{screen}");
+    s.key(KeyCode::Char('d'), KeyModifiers::NONE, 400);
+    let screen = s.render().backend().to_string();
+    assert!(screen.contains("Prompt versions"), "{screen}");
+}
+
+#[test]
 fn live_preview_while_typing() {
     let mut s = career_chat(100, 30);
     s.type_text("should I move to Berlin for", 5_000);
@@ -880,7 +916,8 @@ async fn interactive_demo_with_scripted_worker() -> anyhow::Result<()> {
                 | Intent::Commit { .. }
                 | Intent::ResolveCommitment { .. }
                 | Intent::ListCommitments
-                | Intent::Profile => {
+                | Intent::Profile
+                | Intent::DiffVersions { .. } => {
                     let _ = event_tx.send(Event::Notice(
                         "scripted worker: no saved history in this demo".into(),
                     ));

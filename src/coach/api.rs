@@ -10,7 +10,7 @@ use crate::routing::types::RouteDecision;
 
 pub use super::behaviour::Metrics;
 pub use super::commitments::{CommitmentView, Resolution};
-pub use super::profile::PersonalStatus;
+pub use super::profile::{DiffLine, PersonalStatus, VersionDiff};
 pub use super::reload::Diagnostics;
 pub use crate::store::{
     ClassCount, CommitmentStatus, ConversationDetail, ConversationSummary, DayCost, DecisionDetail,
@@ -82,6 +82,11 @@ pub enum Intent {
     ListCommitments,
     /// The person's profile: versions, metrics, commitments (`Event::Profile`).
     Profile,
+    /// The line diff between two prompt versions (`Event::VersionDiff`).
+    DiffVersions {
+        from: i64,
+        to: i64,
+    },
     Shutdown,
 }
 
@@ -276,6 +281,8 @@ pub enum Event {
     PersonalCoach(PersonalStatus),
     /// Answer to `Intent::Profile`.
     Profile(Box<ProfileData>),
+    /// Answer to `Intent::DiffVersions`.
+    VersionDiff(Box<VersionDiff>),
     /// A message for the status bar.
     Notice(String),
     /// An error a person should see; the worker keeps running.

@@ -251,6 +251,12 @@ async fn run(
             Intent::Profile => reply(&events, "loading your profile", profile_data(&coach), |d| {
                 Event::Profile(Box::new(d))
             }),
+            Intent::DiffVersions { from, to } => reply(
+                &events,
+                "comparing prompt versions",
+                coach.diff_versions(from, to),
+                |d| Event::VersionDiff(Box::new(d)),
+            ),
             Intent::Shutdown => break,
         }
     }

@@ -25,7 +25,7 @@ use super::views;
 use crate::catalog::OFFLINE_MODEL;
 use crate::coach::api::{
     CostSnapshot, DashboardData, Event, ExportFormat, HistoryPage, Intent, PersonalStatus,
-    ProfileData, SendRequest, TurnId, TurnStatus,
+    ProfileData, SendRequest, TurnId, TurnStatus, VersionDiff,
 };
 use crate::routing::types::{RouteDecision, Safety};
 use crate::sanitize::strip_controls;
@@ -156,6 +156,8 @@ pub struct App {
     profile: Option<ProfileData>,
     profile_loading: bool,
     profile_scroll: u16,
+    /// The diff shown instead of the profile (`d`), when one arrived.
+    profile_diff: Option<VersionDiff>,
     screen: Screen,
     review: ReviewState,
     dashboard: Option<DashboardData>,
@@ -205,6 +207,7 @@ impl App {
             profile: None,
             profile_loading: false,
             profile_scroll: 0,
+            profile_diff: None,
             screen: Screen::Chat,
             review: ReviewState::new(opts.utc_offset_minutes),
             dashboard: None,
@@ -306,6 +309,10 @@ impl App {
     /// The local time zone's offset, for dates on screen.
     pub fn utc_offset_minutes(&self) -> i32 {
         self.opts.utc_offset_minutes
+    }
+    /// The prompt-version diff the profile screen shows, if one is open.
+    pub fn profile_diff(&self) -> Option<&VersionDiff> {
+        self.profile_diff.as_ref()
     }
     pub fn profile_loading(&self) -> bool {
         self.profile_loading
@@ -1040,6 +1047,29 @@ impl App {
         }
     }
 
+    /// `d` on the profile screen: what changed from the previous prompt version to the
+    /// newest, or back to the profile.
+    fn toggle_profile_diff(&mut self) {
+        if self.profile_diff.take().is_some() {
+            self.profile_scroll = 0;
+            return;
+        }
+        let versions = self.profile.as_ref().map(|p| p.versions.as_slice());
+        match versions {
+            Some([.., from, to]) => {
+                self.outbox.push(Intent::DiffVersions {
+                    from: from.version,
+                    to: to.version,
+                });
+                self.info(format!(
+                    "comparing prompt versions {} and {}…",
+                    from.version, to.version
+                ));
+            }
+            _ => self.info("a diff needs two prompt versions"),
+        }
+    }
+
     fn request_profile(&mut self) {
         self.profile_loading = true;
         self.outbox.push(Intent::Profile);
@@ -1058,6 +1088,7 @@ impl App {
             KeyCode::PageUp => self.profile_scroll = self.profile_scroll.saturating_sub(10),
             KeyCode::Char('g') | KeyCode::Home => self.profile_scroll = 0,
             KeyCode::Char('r') => self.request_profile(),
+            KeyCode::Char('d') => self.toggle_profile_diff(),
             KeyCode::Char('?') => {
                 self.show_help = true;
                 self.help_scroll = 0;
@@ -1342,6 +1373,12 @@ impl App {
             Event::Profile(data) => {
                 self.profile_loading = false;
                 self.profile = Some(*data);
+            }
+            Event::VersionDiff(diff) => {
+                if self.screen == Screen::Profile {
+                    self.profile_diff = Some(*diff);
+                    self.profile_scroll = 0;
+                }
             }
             Event::Notice(text) => self.info(text),
             Event::Error(text) => {

@@ -118,6 +118,7 @@ pub const PROFILE_KEYS: &[(&str, &[(&str, &str)])] = &[(
         ("j/k, ↑/↓, PgUp/PgDn", "scroll"),
         ("g, Home", "top"),
         ("r", "refresh"),
+        ("d", "diff: newest prompt version against the one before"),
         ("Esc, q", "back to the chat"),
         ("?", "this help"),
     ],

@@ -168,7 +168,7 @@ fn draw_screen_bar(frame: &mut Frame<'_>, area: Rect, app: &App) {
             Some(d) => format!("{} · [ ] month", d.month),
             None => String::new(),
         },
-        Screen::Profile => "read-only · j/k scroll · r refresh".to_string(),
+        Screen::Profile => "read-only · d diff · r refresh".to_string(),
         Screen::Chat => String::new(),
     };
     let room = usize::from(area.width).saturating_sub(used + 2);

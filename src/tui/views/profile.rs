@@ -12,7 +12,7 @@ use super::super::review::format_time;
 use super::super::theme::Theme;
 use super::super::wrap::wrap_spans;
 use super::money;
-use crate::coach::api::{CommitmentStatus, PersonalStatus, ProfileData};
+use crate::coach::api::{CommitmentStatus, PersonalStatus, ProfileData, VersionDiff};
 use crate::sanitize::strip_controls;
 
 /// Width of the metric names column.
@@ -29,12 +29,65 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         frame.render_widget(Paragraph::new(Span::styled(text, t.dim)), area);
         return;
     };
-    let lines = profile_lines(d, usize::from(area.width), app.utc_offset_minutes(), t);
+    let lines = match app.profile_diff() {
+        Some(diff) => diff_lines(diff, usize::from(area.width), t),
+        None => profile_lines(d, usize::from(area.width), app.utc_offset_minutes(), t),
+    };
     let max_scroll = u16::try_from(lines.len())
         .unwrap_or(u16::MAX)
         .saturating_sub(area.height);
     let scroll = app.profile_scroll().min(max_scroll);
     frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), area);
+}
+
+/// Unchanged lines kept around each change in the diff view.
+const DIFF_CONTEXT: usize = 1;
+
+/// A prompt-version diff: changed lines with one line of context, long unchanged runs
+/// folded into `…`.
+pub fn diff_lines(diff: &VersionDiff, w: usize, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        heading(
+            &format!(
+                "Prompt version {} → {} · +{} −{} · d: back to the profile",
+                diff.from, diff.to, diff.added, diff.removed
+            ),
+            t,
+        ),
+        Line::default(),
+    ];
+    let near_change = |i: usize| {
+        let lo = i.saturating_sub(DIFF_CONTEXT);
+        let hi = (i + DIFF_CONTEXT).min(diff.lines.len().saturating_sub(1));
+        diff.lines[lo..=hi].iter().any(|l| l.sign != ' ')
+    };
+    let mut folded = false;
+    for (i, l) in diff.lines.iter().enumerate() {
+        if !near_change(i) {
+            if !folded {
+                lines.push(Line::from(Span::styled("   …", t.dim)));
+                folded = true;
+            }
+            continue;
+        }
+        folded = false;
+        let style = match l.sign {
+            '+' => t.ok,
+            '-' => t.error,
+            _ => t.dim,
+        };
+        let text = strip_controls(l.text.trim_end_matches('\n')).into_owned();
+        lines.extend(wrap_spans(
+            &[Span::styled(text, style)],
+            &[Span::styled(format!(" {} ", l.sign), style)],
+            &[Span::raw("   ")],
+            w,
+        ));
+    }
+    if diff.lines.iter().all(|l| l.sign == ' ') {
+        lines.push(Line::from(Span::styled("   no changes", t.dim)));
+    }
+    lines
 }
 
 fn heading(text: &str, t: &Theme) -> Line<'static> {

@@ -92,6 +92,7 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
     } else if app.screen() == Screen::Profile {
         pairs.extend([
             ("j/k", "scroll"),
+            ("d", "diff"),
             ("r", "refresh"),
             ("Esc", "chat"),
             ("?", "help"),
