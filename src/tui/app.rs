@@ -422,6 +422,22 @@ impl App {
             }
             return;
         }
+        if self.screen == Screen::Profile {
+            match m.kind {
+                MouseEventKind::ScrollUp => {
+                    self.profile_scroll = self
+                        .profile_scroll
+                        .saturating_sub(u16::try_from(WHEEL_LINES).unwrap_or(1));
+                }
+                MouseEventKind::ScrollDown => {
+                    self.profile_scroll = self
+                        .profile_scroll
+                        .saturating_add(u16::try_from(WHEEL_LINES).unwrap_or(1));
+                }
+                _ => {}
+            }
+            return;
+        }
         match m.kind {
             MouseEventKind::ScrollUp => self.scroll_up(WHEEL_LINES),
             MouseEventKind::ScrollDown => self.scroll_down(WHEEL_LINES),
