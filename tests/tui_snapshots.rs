@@ -4,9 +4,16 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use grow::catalog::{ProviderKind, Usage};
-use grow::coach::api::{AttemptReport, CostSnapshot, Event, Intent, TurnStatus, TurnSummary};
+use grow::coach::api::{
+    AttemptReport, CommitmentStatus, CommitmentView, CostSnapshot, Event, Intent, PersonalStatus,
+    ProfileData, PromptVersion, TurnStatus, TurnSummary,
+};
+use grow::coach::behaviour;
+use grow::coach::profile::{VersionDiff, diff_lines};
+use grow::routing::analyzer::{AnalyzerReport, AnalyzerStatus};
 use grow::routing::types::{
     PlanRole, PlanStep, RouteDecision, Safety, Signal, SignalKind, SignalOrigin, SignalSource,
 };
@@ -192,7 +199,26 @@ fn upgraded_decision() -> RouteDecision {
         affinity: false,
         signal_origin: SignalOrigin::Analyzer,
         budget_tokens: 170_000,
-        analyzer: None,
+        analyzer: Some(analyzer_report(AnalyzerStatus::Used)),
+    }
+}
+
+fn analyzer_report(status: AnalyzerStatus) -> AnalyzerReport {
+    AnalyzerReport {
+        status,
+        model: "gpt-4.1-mini".into(),
+        latency_ms: if status == AnalyzerStatus::TimedOut {
+            1_500
+        } else {
+            312
+        },
+        cost_usd: if status == AnalyzerStatus::Used {
+            0.0002
+        } else {
+            0.0
+        },
+        cached: status == AnalyzerStatus::Cached,
+        added_ms: 120,
     }
 }
 
@@ -335,6 +361,195 @@ fn routing_panel_past_turn_selected() {
     s.key(KeyCode::Tab, KeyModifiers::NONE, 5_000);
     s.key(KeyCode::Char('['), KeyModifiers::NONE, 5_000);
     snapshot("routing_past_turn_100x30", &s);
+}
+
+#[test]
+fn routing_panel_shows_the_analyzer_outcome() {
+    let mut s = Script::new(100, 30);
+    let mut decision = default_decision();
+    decision.signal_origin = SignalOrigin::Fallback;
+    decision.analyzer = Some(analyzer_report(AnalyzerStatus::TimedOut));
+    s.turn(
+        1,
+        "should I take the offer?",
+        decision,
+        vec![],
+        "Let us look at what matters most to you.",
+        Some(summary(
+            "claude-haiku-4-5",
+            TurnStatus::Complete,
+            0.0009,
+            3.1,
+        )),
+        0,
+    );
+    snapshot("routing_analyzer_timed_out_100x30", &s);
+    let screen = s.render().backend().to_string();
+    assert!(screen.contains("analyzer  timed out · gpt-4.1-mini"));
+    let chat = career_chat(100, 30).render().backend().to_string();
+    assert!(chat.contains("analyzer  used · gpt-4.1-mini · 312 ms"));
+}
+
+#[test]
+fn personal_coach_preparing_shows_in_the_status_bar() {
+    let mut s = Script::new(100, 30);
+    s.ev(Event::PersonalCoach(PersonalStatus::Preparing), 0);
+    let screen = s.render().backend().to_string();
+    assert!(
+        screen.contains("preparing your personal coach…"),
+        "{screen}"
+    );
+    s.ev(Event::PersonalCoach(PersonalStatus::Ready(3)), 3_000);
+    let screen = s.render().backend().to_string();
+    assert!(
+        !screen.contains("preparing your personal coach…"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("your personal coach is ready (prompt version 3)"),
+        "{screen}"
+    );
+    // A coach that was ready when grow started is not news.
+    let mut s = Script::new(100, 30);
+    s.ev(Event::PersonalCoach(PersonalStatus::Ready(3)), 0);
+    let screen = s.render().backend().to_string();
+    assert!(!screen.contains("personal coach"), "{screen}");
+}
+
+fn profile_data() -> ProfileData {
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap_or_default();
+    let checkins: Vec<NaiveDate> = [2, 3, 4, 6, 9, 10, 11, 12, 16, 17, 18, 19, 20]
+        .into_iter()
+        .map(day)
+        .collect();
+    let behaviour = [
+        behaviour::Commitment {
+            id: 1,
+            created: day(2),
+            due: Some(day(6)),
+            status: behaviour::CommitmentStatus::Done { on: day(5) },
+        },
+        behaviour::Commitment {
+            id: 2,
+            created: day(9),
+            due: Some(day(14)),
+            status: behaviour::CommitmentStatus::Missed { on: day(15) },
+        },
+        behaviour::Commitment {
+            id: 3,
+            created: day(16),
+            due: Some(day(19)),
+            status: behaviour::CommitmentStatus::Open,
+        },
+    ];
+    let metrics = behaviour::compute_metrics(
+        &checkins,
+        &behaviour,
+        day(21),
+        &behaviour::MetricsConfig::default(),
+    );
+    let version = |n: i64, reason: &str, text: &str, day_ms: i64| PromptVersion {
+        id: n,
+        profile_id: 1,
+        version: n,
+        prompt: format!("You coach Mei (version {n})."),
+        profile_text: text.into(),
+        reason: reason.into(),
+        metrics_json: "{}".into(),
+        model: Some("claude-sonnet-4-5".into()),
+        cost_usd: 0.0123,
+        created_at: 1_793_534_400_000 + day_ms * 86_400_000,
+    };
+    let open = |id: i64, text: &str, due: Option<NaiveDate>, overdue: bool| CommitmentView {
+        id,
+        text: text.into(),
+        due,
+        status: CommitmentStatus::Open,
+        overdue,
+        conversation_id: Some(42),
+        created_at: 0,
+        resolved_at: None,
+    };
+    ProfileData {
+        status: PersonalStatus::Ready(2),
+        versions: vec![
+            version(1, "first consultation", "Mei, product designer.", 0),
+            version(
+                2,
+                "weekly update: adherence fell below 60%",
+                "Mei, product designer weighing two job offers; values growth and family time.",
+                14,
+            ),
+        ],
+        metrics,
+        commitments: vec![
+            open(3, "send the portfolio draft", Some(day(19)), true),
+            open(4, "ask Anna about the team", None, false),
+        ],
+    }
+}
+
+#[test]
+fn profile_screen() {
+    for (w, h) in [(100, 30), (60, 16)] {
+        let mut s = Script::new(w, h);
+        s.key(KeyCode::F(6), KeyModifiers::NONE, 0);
+        assert!(s.app.take_intents().contains(&Intent::Profile));
+        s.ev(Event::Profile(Box::new(profile_data())), 100);
+        snapshot(&format!("profile_{w}x{h}"), &s);
+    }
+    let mut s = Script::new(100, 30);
+    s.key(KeyCode::F(6), KeyModifiers::NONE, 0);
+    s.ev(Event::Profile(Box::new(profile_data())), 100);
+    let screen = s.render().backend().to_string();
+    for needle in [
+        "ready · prompt version 2",
+        "v2",
+        "weekly update: adherence fell below 60%",
+        "logging consistency",
+        "#3 send the portfolio draft · overdue since 2026-11-19",
+        "#4 ask Anna about the team",
+    ] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+    s.key(KeyCode::Esc, KeyModifiers::NONE, 200);
+    let screen = s.render().backend().to_string();
+    assert!(!screen.contains("Prompt versions"));
+}
+
+#[test]
+fn profile_diff_between_the_last_two_versions() {
+    let mut s = Script::new(100, 30);
+    s.key(KeyCode::F(6), KeyModifiers::NONE, 0);
+    s.ev(Event::Profile(Box::new(profile_data())), 100);
+    s.app.take_intents();
+    s.key(KeyCode::Char('d'), KeyModifiers::NONE, 200);
+    assert_eq!(
+        s.app.take_intents(),
+        vec![Intent::DiffVersions { from: 1, to: 2 }]
+    );
+    let old = "Mei, product designer.\n\n---\n\nYou coach Mei.\nAsk one question.\nKeep it short.\nEnd with a step.\n";
+    let new = "Mei, product designer weighing two job offers.\n\n---\n\nYou coach Mei.\nAsk one question.\nKeep it short.\nName the commitment she missed.\n";
+    let lines = diff_lines(old, new);
+    let diff = VersionDiff {
+        from: 1,
+        to: 2,
+        added: lines.iter().filter(|l| l.sign == '+').count(),
+        removed: lines.iter().filter(|l| l.sign == '-').count(),
+        lines,
+    };
+    s.ev(Event::VersionDiff(Box::new(diff)), 300);
+    snapshot("profile_diff_100x30", &s);
+    let screen = s.render().backend().to_string();
+    assert!(screen.contains("Prompt version 1 → 2 · +2 −2"), "{screen}");
+    assert!(
+        screen.contains("+ Name the commitment she missed."),
+        "{screen}"
+    );
+    assert!(screen.contains("- End with a step."), "{screen}");
+    s.key(KeyCode::Char('d'), KeyModifiers::NONE, 400);
+    let screen = s.render().backend().to_string();
+    assert!(screen.contains("Prompt versions"), "{screen}");
 }
 
 #[test]
@@ -697,7 +912,12 @@ async fn interactive_demo_with_scripted_worker() -> anyhow::Result<()> {
                 | Intent::Search { .. }
                 | Intent::OpenConversation { .. }
                 | Intent::LoadHistory { .. }
-                | Intent::Dashboard { .. } => {
+                | Intent::Dashboard { .. }
+                | Intent::Commit { .. }
+                | Intent::ResolveCommitment { .. }
+                | Intent::ListCommitments
+                | Intent::Profile
+                | Intent::DiffVersions { .. } => {
                     let _ = event_tx.send(Event::Notice(
                         "scripted worker: no saved history in this demo".into(),
                     ));

@@ -8,11 +8,15 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Usage;
 use crate::routing::types::RouteDecision;
 
+pub use super::behaviour::Metrics;
+pub use super::commitments::{CommitmentView, Resolution};
+pub use super::profile::{DiffLine, PersonalStatus, VersionDiff};
 pub use super::reload::Diagnostics;
 pub use crate::store::{
-    ClassCount, ConversationDetail, ConversationSummary, DayCost, DecisionDetail, EscalationStats,
-    Message as StoredMessage, MessageStatus as StoredStatus, ModelCount, ModelShare,
-    Role as StoredRole, SearchHit, Stats, TriggerCount, Turn as StoredTurn,
+    ClassCount, CommitmentStatus, ConversationDetail, ConversationSummary, DayCost, DecisionDetail,
+    EscalationStats, Message as StoredMessage, MessageStatus as StoredStatus, ModelCount,
+    ModelShare, PromptVersion, Role as StoredRole, SearchHit, Stats, TriggerCount,
+    Turn as StoredTurn, UsageRecord, usage_kind,
 };
 
 /// Identifies one turn (one user message and the answer to it) while it runs.
@@ -63,6 +67,26 @@ pub enum Intent {
     Dashboard {
         months_back: u32,
     },
+    /// `/commit <text> [by <date>]`: store an open commitment (`Event::Notice` naming its
+    /// number, or `Event::Error` saying why not).
+    Commit {
+        conversation_id: Option<i64>,
+        input: String,
+    },
+    /// `/done N`, `/missed N` (`Event::Notice` or `Event::Error`).
+    ResolveCommitment {
+        id: i64,
+        resolution: Resolution,
+    },
+    /// All commitments (`Event::Commitments`).
+    ListCommitments,
+    /// The person's profile: versions, metrics, commitments (`Event::Profile`).
+    Profile,
+    /// The line diff between two prompt versions (`Event::VersionDiff`).
+    DiffVersions {
+        from: i64,
+        to: i64,
+    },
     Shutdown,
 }
 
@@ -94,6 +118,18 @@ pub struct DashboardData {
     pub escalations: EscalationStats,
     /// The interaction config's counters (lookup latency, template cache, reloads).
     pub diagnostics: Diagnostics,
+}
+
+/// Everything the profile screen shows, read-only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileData {
+    pub status: PersonalStatus,
+    /// Prompt versions, oldest first; the last one's `profile_text` is the current profile.
+    pub versions: Vec<PromptVersion>,
+    /// Behaviour metrics today over the configured window.
+    pub metrics: Metrics,
+    /// By due date, undated last.
+    pub commitments: Vec<CommitmentView>,
 }
 
 /// File format of `Intent::Export`.
@@ -238,6 +274,15 @@ pub enum Event {
     History(HistoryPage),
     /// Answer to `Intent::Dashboard`.
     Dashboard(Box<DashboardData>),
+    /// Answer to `Intent::ListCommitments`: by due date, undated last.
+    Commitments(Vec<CommitmentView>),
+    /// The personalised coach changed state (sent at start and on every change), so a face
+    /// can show "preparing your personal coach…" while it is `Preparing`.
+    PersonalCoach(PersonalStatus),
+    /// Answer to `Intent::Profile`.
+    Profile(Box<ProfileData>),
+    /// Answer to `Intent::DiffVersions`.
+    VersionDiff(Box<VersionDiff>),
     /// A message for the status bar.
     Notice(String),
     /// An error a person should see; the worker keeps running.

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
@@ -11,9 +12,12 @@ use chrono::{Datelike, Local, NaiveDate, TimeZone};
 use crate::store::{ConversationKind, ListFilter, SnippetStyle};
 
 use super::api::{
-    DashboardData, Event, HistoryPage, Intent, SNIPPET_CLOSE, SNIPPET_OPEN, SendRequest, TurnId,
+    DashboardData, Event, HistoryPage, Intent, ProfileData, SNIPPET_CLOSE, SNIPPET_OPEN,
+    SendRequest, TurnId,
 };
 use super::engine::{CancelSignal, Coach};
+use super::jobs::{JobOutcome, run_jobs};
+use super::profile::PersonalStatus;
 
 /// Starts the worker on the current tokio runtime; returns the face's ends of the channels.
 pub fn spawn(coach: Arc<Coach>) -> (UnboundedSender<Intent>, UnboundedReceiver<Event>) {
@@ -25,8 +29,62 @@ pub fn spawn(coach: Arc<Coach>) -> (UnboundedSender<Intent>, UnboundedReceiver<E
 /// config watcher, may share).
 pub fn start(coach: Arc<Coach>, events: UnboundedSender<Event>) -> UnboundedSender<Intent> {
     let (intent_tx, intent_rx) = mpsc::unbounded_channel();
+    spawn_scheduled(coach.clone(), events.clone());
     tokio::spawn(run(coach, intent_rx, events));
     intent_tx
+}
+
+/// How often the scheduled prompt update runs while a face is open (issue 6: at start and
+/// hourly; `run_jobs` itself decides whether an update is due).
+const JOBS_EVERY: Duration = Duration::from_secs(60 * 60);
+/// How often the personal coach's state is read: a generation takes tens of seconds, so a
+/// few seconds' delay in showing that it finished is fine.
+const PERSONAL_STATUS_EVERY: Duration = Duration::from_secs(3);
+
+/// Background work while a face is open: the scheduled prompt update (at start, then
+/// hourly) and the personal coach's state. Both stop when the face drops its events end.
+pub fn spawn_scheduled(coach: Arc<Coach>, events: UnboundedSender<Event>) {
+    let jobs_coach = coach.clone();
+    let jobs_events = events.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(JOBS_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !jobs_events.is_closed() {
+            every.tick().await;
+            match run_jobs(&jobs_coach, false).await {
+                Ok(report) => {
+                    tracing::info!("scheduled prompt update: {}", report.describe());
+                    if matches!(
+                        report.outcome,
+                        JobOutcome::Regenerated { .. }
+                            | JobOutcome::Generated { .. }
+                            | JobOutcome::Failed { .. }
+                    ) {
+                        let _ = jobs_events.send(Event::Notice(report.describe()));
+                    }
+                }
+                Err(e) => tracing::warn!("scheduled prompt update failed: {e:#}"),
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PERSONAL_STATUS_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last: Option<PersonalStatus> = None;
+        while !events.is_closed() {
+            every.tick().await;
+            match coach.personal_status() {
+                Ok(status) if last.as_ref() != Some(&status) => {
+                    last = Some(status.clone());
+                    if events.send(Event::PersonalCoach(status)).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!("reading the personal coach's state failed: {e:#}"),
+            }
+        }
+    });
 }
 
 async fn run(
@@ -169,6 +227,36 @@ async fn run(
                 dashboard(&coach, months_back),
                 |d| Event::Dashboard(Box::new(d)),
             ),
+            Intent::Commit {
+                conversation_id,
+                input,
+            } => reply(
+                &events,
+                "saving the commitment",
+                coach.commit(&input, conversation_id),
+                |c| Event::Notice(format!("commitment #{} saved: {}", c.id, describe(&c))),
+            ),
+            Intent::ResolveCommitment { id, resolution } => reply(
+                &events,
+                "updating the commitment",
+                coach.resolve_commitment(id, resolution),
+                |c| Event::Notice(format!("commitment #{} {}: {}", c.id, c.status, c.text)),
+            ),
+            Intent::ListCommitments => reply(
+                &events,
+                "listing commitments",
+                coach.commitments_list(),
+                Event::Commitments,
+            ),
+            Intent::Profile => reply(&events, "loading your profile", profile_data(&coach), |d| {
+                Event::Profile(Box::new(d))
+            }),
+            Intent::DiffVersions { from, to } => reply(
+                &events,
+                "comparing prompt versions",
+                coach.diff_versions(from, to),
+                |d| Event::VersionDiff(Box::new(d)),
+            ),
             Intent::Shutdown => break,
         }
     }
@@ -216,6 +304,23 @@ fn reply<T, E: std::fmt::Display>(
         Err(e) => Event::Error(format!("{what} failed: {e:#}")),
     };
     let _ = events.send(event);
+}
+
+fn profile_data(coach: &Coach) -> anyhow::Result<ProfileData> {
+    Ok(ProfileData {
+        status: coach.personal_status()?,
+        versions: coach.prompt_history()?,
+        metrics: coach.behaviour_metrics()?,
+        commitments: coach.commitments_list()?,
+    })
+}
+
+/// `finish the draft (due 2026-11-27)`.
+fn describe(c: &super::api::CommitmentView) -> String {
+    match c.due {
+        Some(d) => format!("{} (due {d})", c.text),
+        None => c.text.clone(),
+    }
 }
 
 fn snippet_style() -> SnippetStyle {

@@ -24,8 +24,8 @@ use super::theme::{Theme, ThemeKind};
 use super::views;
 use crate::catalog::OFFLINE_MODEL;
 use crate::coach::api::{
-    CostSnapshot, DashboardData, Event, ExportFormat, HistoryPage, Intent, SendRequest, TurnId,
-    TurnStatus,
+    CostSnapshot, DashboardData, Event, ExportFormat, HistoryPage, Intent, PersonalStatus,
+    ProfileData, SendRequest, TurnId, TurnStatus, VersionDiff,
 };
 use crate::routing::types::{RouteDecision, Safety};
 use crate::sanitize::strip_controls;
@@ -95,6 +95,8 @@ pub enum Screen {
     Chat,
     Review,
     Dashboard,
+    /// The person's profile, prompt versions, metrics and commitments (read-only).
+    Profile,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +151,13 @@ pub struct App {
     abandoned: Vec<Abandoned>,
     quit: bool,
     worker_gone: bool,
+    /// The personalised coach's state, as the worker last reported it.
+    personal: Option<PersonalStatus>,
+    profile: Option<ProfileData>,
+    profile_loading: bool,
+    profile_scroll: u16,
+    /// The diff shown instead of the profile (`d`), when one arrived.
+    profile_diff: Option<VersionDiff>,
     screen: Screen,
     review: ReviewState,
     dashboard: Option<DashboardData>,
@@ -194,6 +203,11 @@ impl App {
             abandoned: Vec::new(),
             quit: false,
             worker_gone: false,
+            personal: None,
+            profile: None,
+            profile_loading: false,
+            profile_scroll: 0,
+            profile_diff: None,
             screen: Screen::Chat,
             review: ReviewState::new(opts.utc_offset_minutes),
             dashboard: None,
@@ -270,6 +284,10 @@ impl App {
     pub fn worker_gone(&self) -> bool {
         self.worker_gone
     }
+    /// A personal coach is being prepared from a finished consultation.
+    pub fn personal_preparing(&self) -> bool {
+        self.personal == Some(PersonalStatus::Preparing)
+    }
     pub fn screen(&self) -> Screen {
         self.screen
     }
@@ -284,6 +302,24 @@ impl App {
     }
     pub fn dashboard_loading(&self) -> bool {
         self.dashboard_loading
+    }
+    pub fn profile(&self) -> Option<&ProfileData> {
+        self.profile.as_ref()
+    }
+    /// The local time zone's offset, for dates on screen.
+    pub fn utc_offset_minutes(&self) -> i32 {
+        self.opts.utc_offset_minutes
+    }
+    /// The prompt-version diff the profile screen shows, if one is open.
+    pub fn profile_diff(&self) -> Option<&VersionDiff> {
+        self.profile_diff.as_ref()
+    }
+    pub fn profile_loading(&self) -> bool {
+        self.profile_loading
+    }
+    /// Lines scrolled past at the top of the profile screen.
+    pub fn profile_scroll(&self) -> u16 {
+        self.profile_scroll
     }
     /// Texts to copy to the clipboard since the last call (the event loop writes OSC 52).
     pub fn take_clipboard(&mut self) -> Vec<String> {
@@ -386,6 +422,22 @@ impl App {
             }
             return;
         }
+        if self.screen == Screen::Profile {
+            match m.kind {
+                MouseEventKind::ScrollUp => {
+                    self.profile_scroll = self
+                        .profile_scroll
+                        .saturating_sub(u16::try_from(WHEEL_LINES).unwrap_or(1));
+                }
+                MouseEventKind::ScrollDown => {
+                    self.profile_scroll = self
+                        .profile_scroll
+                        .saturating_add(u16::try_from(WHEEL_LINES).unwrap_or(1));
+                }
+                _ => {}
+            }
+            return;
+        }
         match m.kind {
             MouseEventKind::ScrollUp => self.scroll_up(WHEEL_LINES),
             MouseEventKind::ScrollDown => self.scroll_down(WHEEL_LINES),
@@ -398,7 +450,7 @@ impl App {
         self.show_help = false;
         match self.screen {
             Screen::Review => return self.review.paste(text),
-            Screen::Dashboard => self.screen = Screen::Chat,
+            Screen::Dashboard | Screen::Profile => self.screen = Screen::Chat,
             Screen::Chat => {}
         }
         self.set_focus(Focus::Input);
@@ -463,6 +515,7 @@ impl App {
             KeyCode::Char('o') if ctrl => return self.toggle_screen(Screen::Review),
             KeyCode::F(5) => return self.toggle_screen(Screen::Review),
             KeyCode::F(4) => return self.toggle_screen(Screen::Dashboard),
+            KeyCode::F(6) => return self.toggle_screen(Screen::Profile),
             _ => {}
         }
         match self.screen {
@@ -476,6 +529,7 @@ impl App {
                 return self.review_key(key);
             }
             Screen::Dashboard => return self.dashboard_key(key),
+            Screen::Profile => return self.profile_key(key),
         }
 
         match key.code {
@@ -717,6 +771,18 @@ impl App {
             }
             Command::Compare(None) => self.toggle_compare(),
             Command::Export(format) => self.export(format),
+            Command::Commit(input) => {
+                self.outbox.push(Intent::Commit {
+                    conversation_id: self.tab().conversation_id,
+                    input,
+                });
+                self.info("saving the commitment…");
+            }
+            Command::Resolve(id, resolution) => {
+                self.outbox
+                    .push(Intent::ResolveCommitment { id, resolution });
+            }
+            Command::Commitments => self.outbox.push(Intent::ListCommitments),
             Command::Help => {
                 self.show_help = true;
                 self.help_scroll = 0;
@@ -993,6 +1059,57 @@ impl App {
                 self.outbox.push(intent);
             }
             Screen::Dashboard => self.request_dashboard(),
+            Screen::Profile => self.request_profile(),
+        }
+    }
+
+    /// `d` on the profile screen: what changed from the previous prompt version to the
+    /// newest, or back to the profile.
+    fn toggle_profile_diff(&mut self) {
+        if self.profile_diff.take().is_some() {
+            self.profile_scroll = 0;
+            return;
+        }
+        let versions = self.profile.as_ref().map(|p| p.versions.as_slice());
+        match versions {
+            Some([.., from, to]) => {
+                self.outbox.push(Intent::DiffVersions {
+                    from: from.version,
+                    to: to.version,
+                });
+                self.info(format!(
+                    "comparing prompt versions {} and {}…",
+                    from.version, to.version
+                ));
+            }
+            _ => self.info("a diff needs two prompt versions"),
+        }
+    }
+
+    fn request_profile(&mut self) {
+        self.profile_loading = true;
+        self.outbox.push(Intent::Profile);
+    }
+
+    fn profile_key(&mut self, key: KeyEvent) {
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => self.screen = Screen::Chat,
+            KeyCode::Char('j') | KeyCode::Down => {
+                self.profile_scroll = self.profile_scroll.saturating_add(1);
+            }
+            KeyCode::Char('k') | KeyCode::Up => {
+                self.profile_scroll = self.profile_scroll.saturating_sub(1);
+            }
+            KeyCode::PageDown => self.profile_scroll = self.profile_scroll.saturating_add(10),
+            KeyCode::PageUp => self.profile_scroll = self.profile_scroll.saturating_sub(10),
+            KeyCode::Char('g') | KeyCode::Home => self.profile_scroll = 0,
+            KeyCode::Char('r') => self.request_profile(),
+            KeyCode::Char('d') => self.toggle_profile_diff(),
+            KeyCode::Char('?') => {
+                self.show_help = true;
+                self.help_scroll = 0;
+            }
+            _ => {}
         }
     }
 
@@ -1267,10 +1384,23 @@ impl App {
                     self.dashboard = Some(*data);
                 }
             }
+            Event::Commitments(list) => self.info(commands::commitments_summary(&list)),
+            Event::PersonalCoach(status) => self.personal_coach(status),
+            Event::Profile(data) => {
+                self.profile_loading = false;
+                self.profile = Some(*data);
+            }
+            Event::VersionDiff(diff) => {
+                if self.screen == Screen::Profile {
+                    self.profile_diff = Some(*diff);
+                    self.profile_scroll = 0;
+                }
+            }
             Event::Notice(text) => self.info(text),
             Event::Error(text) => {
                 self.review.search.waiting = false;
                 self.dashboard_loading = false;
+                self.profile_loading = false;
                 for tab in &mut self.tabs {
                     if let Some(h) = &mut tab.history {
                         h.loading = false;
@@ -1279,6 +1409,22 @@ impl App {
                 self.coach_error(text)
             }
         }
+    }
+
+    fn personal_coach(&mut self, status: PersonalStatus) {
+        // Only a change seen while grow runs is news; the first report is the starting state.
+        if self.personal == Some(PersonalStatus::Preparing) {
+            match &status {
+                PersonalStatus::Ready(v) => {
+                    self.info(format!("your personal coach is ready (prompt version {v})"))
+                }
+                PersonalStatus::Failed(why) => self.warn(format!(
+                    "preparing your personal coach failed: {why} (it is retried within the hour)"
+                )),
+                PersonalStatus::None | PersonalStatus::Preparing => {}
+            }
+        }
+        self.personal = Some(status);
     }
 
     fn coach_error(&mut self, text: String) {

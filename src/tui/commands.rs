@@ -1,7 +1,8 @@
 //! Slash commands typed in the input: `/new`, `/model <id>`, `/auto`, `/upgrade`,
-//! `/compare <text>`, `/export [md|json]`, `/help`, `/quit`.
+//! `/compare <text>`, `/export [md|json]`, `/commit <text> [by <date>]`, `/done N`,
+//! `/missed N`, `/commitments`, `/help`, `/quit`.
 
-use crate::coach::api::ExportFormat;
+use crate::coach::api::{CommitmentStatus, CommitmentView, ExportFormat, Resolution};
 use crate::source_error::nearest;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +17,11 @@ pub enum Command {
     /// `/compare` alone reopens the last comparison.
     Compare(Option<String>),
     Export(ExportFormat),
+    /// `/commit <text> [by <date>]`: the coach reads the date (it knows today).
+    Commit(String),
+    /// `/done N`, `/missed N`.
+    Resolve(i64, Resolution),
+    Commitments,
     Help,
     Quit,
 }
@@ -32,6 +38,14 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "send to default and upgrade model side by side",
     ),
     ("/export", "[md|json]", "export this conversation to a file"),
+    (
+        "/commit",
+        "<text> [by …]",
+        "note a commitment (by friday, 2026-12-01, in 3 days…)",
+    ),
+    ("/done", "<N>", "mark commitment N as done"),
+    ("/missed", "<N>", "mark commitment N as missed"),
+    ("/commitments", "", "list your commitments"),
     ("/help", "", "show keys and commands"),
     ("/quit", "", "leave grow"),
 ];
@@ -110,6 +124,18 @@ pub fn parse(input: &str) -> Option<Result<Command, CommandError>> {
                 got: other.to_string(),
             }),
         },
+        "/commit" if arg.is_empty() => Err(CommandError::BadArgument {
+            usage: "/commit <text> [by <date>]",
+            got: String::new(),
+        }),
+        "/commit" => Ok(Command::Commit(arg.to_string())),
+        "/done" => {
+            commitment_number(arg, "/done <N>").map(|n| Command::Resolve(n, Resolution::Done))
+        }
+        "/missed" => {
+            commitment_number(arg, "/missed <N>").map(|n| Command::Resolve(n, Resolution::Missed))
+        }
+        "/commitments" => no_arg(Command::Commitments, "/commitments"),
         "/help" | "/?" => Ok(Command::Help),
         "/quit" | "/exit" => no_arg(Command::Quit, "/quit"),
         other => Err(CommandError::Unknown {
@@ -117,6 +143,49 @@ pub fn parse(input: &str) -> Option<Result<Command, CommandError>> {
             suggestion: nearest(other, COMMANDS.iter().map(|(n, _, _)| *n)),
         }),
     })
+}
+
+/// The `N` of `/done N` and `/missed N`; `#3` reads as 3, as the list shows it.
+fn commitment_number(arg: &str, usage: &'static str) -> Result<i64, CommandError> {
+    arg.trim_start_matches('#')
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| CommandError::BadArgument {
+            usage,
+            got: arg.to_string(),
+        })
+}
+
+/// The answer to `/commitments` for the status line: open ones first with their numbers
+/// (overdue marked), then how many were done and missed.
+pub fn commitments_summary(list: &[CommitmentView]) -> String {
+    if list.is_empty() {
+        return "no commitments yet: /commit <text> [by <date>] notes one".to_string();
+    }
+    let open: Vec<String> = list
+        .iter()
+        .filter(|c| c.status == CommitmentStatus::Open)
+        .map(|c| {
+            let text = crate::sanitize::strip_controls(&c.text);
+            match (c.due, c.overdue) {
+                (Some(d), true) => format!("#{} {text} (overdue since {d})", c.id),
+                (Some(d), false) => format!("#{} {text} (by {d})", c.id),
+                (None, _) => format!("#{} {text}", c.id),
+            }
+        })
+        .collect();
+    let count = |s: CommitmentStatus| list.iter().filter(|c| c.status == s).count();
+    let (done, missed) = (
+        count(CommitmentStatus::Done),
+        count(CommitmentStatus::Missed),
+    );
+    let head = if open.is_empty() {
+        "no open commitments".to_string()
+    } else {
+        format!("open: {}", open.join(" · "))
+    };
+    format!("{head} — {done} done, {missed} missed (/done N, /missed N)")
 }
 
 /// Strips the escape of a message that starts with a slash (`//etc` sends `/etc`).
@@ -161,6 +230,73 @@ mod tests {
         assert_eq!(
             parse("/export"),
             Some(Ok(Command::Export(ExportFormat::Markdown)))
+        );
+    }
+
+    #[test]
+    fn commitment_commands() {
+        assert_eq!(
+            parse("/commit finish the draft by friday"),
+            Some(Ok(Command::Commit("finish the draft by friday".into())))
+        );
+        assert!(matches!(
+            parse("/commit"),
+            Some(Err(CommandError::BadArgument { .. }))
+        ));
+        assert_eq!(
+            parse("/done 3"),
+            Some(Ok(Command::Resolve(3, Resolution::Done)))
+        );
+        assert_eq!(
+            parse("/missed #12"),
+            Some(Ok(Command::Resolve(12, Resolution::Missed)))
+        );
+        for bad in ["/done", "/done x", "/done 0", "/missed -2", "/done 1 2"] {
+            assert!(
+                matches!(parse(bad), Some(Err(CommandError::BadArgument { .. }))),
+                "{bad}"
+            );
+        }
+        assert_eq!(parse("/commitments"), Some(Ok(Command::Commitments)));
+        assert!(matches!(
+            parse("/commitments all"),
+            Some(Err(CommandError::BadArgument { .. }))
+        ));
+        let err = parse("/comit x").and_then(Result::err);
+        assert!(matches!(
+            err,
+            Some(CommandError::Unknown {
+                suggestion: Some("/commit"),
+                ..
+            })
+        ));
+    }
+
+    fn view(id: i64, text: &str, status: CommitmentStatus, overdue: bool) -> CommitmentView {
+        CommitmentView {
+            id,
+            text: text.into(),
+            due: chrono::NaiveDate::from_ymd_opt(2026, 11, 27),
+            status,
+            overdue,
+            conversation_id: None,
+            created_at: 0,
+            resolved_at: None,
+        }
+    }
+
+    #[test]
+    fn commitments_summary_lists_open_ones_with_numbers() {
+        assert!(commitments_summary(&[]).starts_with("no commitments yet"));
+        let list = [
+            view(3, "send the draft", CommitmentStatus::Open, true),
+            view(4, "call Anna", CommitmentStatus::Open, false),
+            view(1, "walk", CommitmentStatus::Done, false),
+        ];
+        assert_eq!(
+            commitments_summary(&list),
+            "open: #3 send the draft (overdue since 2026-11-27) · #4 call Anna (by 2026-11-27) \
+             — 1 done, 0 missed (/done N, /missed N)"
         );
     }
 

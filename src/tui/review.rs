@@ -15,7 +15,7 @@ use super::theme::Theme;
 use super::wrap::wrap_spans;
 use crate::coach::api::{
     ConversationDetail, ConversationSummary, ExportFormat, Intent, SearchHit, StoredMessage,
-    StoredRole, StoredStatus,
+    StoredRole, StoredStatus, UsageRecord, usage_kind,
 };
 use crate::sanitize::{expand_tabs, strip_controls};
 
@@ -508,6 +508,32 @@ fn parse_reasons(json: &str) -> Vec<String> {
 
 /// Lays out a conversation turn by turn: the message, the routing decision (model, signals
 /// with evidence, reasons, attempts), the answers rendered as Markdown.
+/// The analyzer's part in a stored decision. The store keeps where the signals came from
+/// and the analyzer's usage records, not the live report, so this says what those show.
+fn stored_analyzer_text(signal_origin: &str, decision_id: i64, usage: &[UsageRecord]) -> String {
+    let calls: Vec<&UsageRecord> = usage
+        .iter()
+        .filter(|u| {
+            u.kind == usage_kind::ANALYZER && u.decision_id.is_none_or(|d| d == decision_id)
+        })
+        .collect();
+    let cost: f64 = calls.iter().map(|u| u.cost_usd).sum();
+    let model = calls
+        .first()
+        .map(|u| format!(" · {}", strip_controls(&u.model)))
+        .unwrap_or_default();
+    match signal_origin {
+        "analyzer" if calls.is_empty() => "cached".to_string(),
+        "analyzer" => format!("used{model} · {}", super::views::money(cost)),
+        "fallback" if calls.is_empty() => "skipped or failed (detectors decided)".to_string(),
+        "fallback" => format!(
+            "failed or timed out{model} · {} (detectors decided)",
+            super::views::money(cost)
+        ),
+        _ => "off".to_string(),
+    }
+}
+
 pub fn layout_detail(
     d: &ConversationDetail,
     width: u16,
@@ -585,6 +611,15 @@ pub fn layout_detail(
                 t.dim,
             ));
             lines.extend(wrap_spans(&spans, &[], &[Span::raw("    ")], w));
+            lines.extend(wrap_spans(
+                &[Span::styled(
+                    stored_analyzer_text(&dec.signal_origin, dec.id, &turn.usage),
+                    t.dim,
+                )],
+                &[Span::styled("    analyzer ", t.dim)],
+                &[Span::raw("      ")],
+                w,
+            ));
             for (kind, score, evidence) in parse_signals(&dec.signals_json) {
                 let mut s = vec![Span::styled(kind, t.accent)];
                 if let Some(score) = score {

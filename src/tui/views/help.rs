@@ -24,6 +24,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
                 "Review: history, search, export (again: back)",
             ),
             ("F4", "Dashboard: models, triggers, costs (again: back)"),
+            ("F6", "Profile: prompt versions, metrics, commitments"),
             ("F2, Ctrl+R", "routing panel on/off"),
             ("Alt+↑ / Alt+↓", "scroll the routing panel"),
             ("F3", "compare view on/off"),
@@ -110,12 +111,26 @@ pub const DASHBOARD_KEYS: &[(&str, &[(&str, &str)])] = &[(
     ],
 )];
 
+/// Keys of the Profile screen.
+pub const PROFILE_KEYS: &[(&str, &[(&str, &str)])] = &[(
+    "Profile",
+    &[
+        ("j/k, ↑/↓, PgUp/PgDn", "scroll"),
+        ("g, Home", "top"),
+        ("r", "refresh"),
+        ("d", "diff: newest prompt version against the one before"),
+        ("Esc, q", "back to the chat"),
+        ("?", "this help"),
+    ],
+)];
+
 /// Every key group, the open screen's first.
 pub fn groups(screen: Screen) -> Vec<(&'static str, &'static [(&'static str, &'static str)])> {
-    let (first, rest): (&[_], [&[_]; 2]) = match screen {
-        Screen::Chat => (KEYS, [REVIEW_KEYS, DASHBOARD_KEYS]),
-        Screen::Review => (REVIEW_KEYS, [KEYS, DASHBOARD_KEYS]),
-        Screen::Dashboard => (DASHBOARD_KEYS, [KEYS, REVIEW_KEYS]),
+    let (first, rest): (&[_], [&[_]; 3]) = match screen {
+        Screen::Chat => (KEYS, [REVIEW_KEYS, DASHBOARD_KEYS, PROFILE_KEYS]),
+        Screen::Review => (REVIEW_KEYS, [KEYS, DASHBOARD_KEYS, PROFILE_KEYS]),
+        Screen::Dashboard => (DASHBOARD_KEYS, [KEYS, REVIEW_KEYS, PROFILE_KEYS]),
+        Screen::Profile => (PROFILE_KEYS, [KEYS, REVIEW_KEYS, DASHBOARD_KEYS]),
     };
     first
         .iter()

@@ -5,6 +5,7 @@ pub mod compare;
 pub mod cost;
 pub mod dashboard;
 pub mod help;
+pub mod profile;
 pub mod review;
 pub mod routing;
 pub mod status;
@@ -134,6 +135,7 @@ fn draw_screen(frame: &mut Frame<'_>, area: Rect, app: &App) {
         // Review lays out its own search box below the bar.
         Screen::Review => review::draw(frame, area, app),
         Screen::Dashboard => dashboard::draw(frame, body, app),
+        Screen::Profile => profile::draw(frame, body, app),
         Screen::Chat => {}
     }
     status::draw_status(frame, status_row, app);
@@ -148,6 +150,7 @@ fn draw_screen_bar(frame: &mut Frame<'_>, area: Rect, app: &App) {
         (Screen::Chat, "Chat", "Esc"),
         (Screen::Review, "Review", "F5"),
         (Screen::Dashboard, "Dashboard", "F4"),
+        (Screen::Profile, "Profile", "F6"),
     ] {
         let style = if app.screen() == screen {
             t.tab_active
@@ -165,6 +168,7 @@ fn draw_screen_bar(frame: &mut Frame<'_>, area: Rect, app: &App) {
             Some(d) => format!("{} · [ ] month", d.month),
             None => String::new(),
         },
+        Screen::Profile => "read-only · d diff · r refresh".to_string(),
         Screen::Chat => String::new(),
     };
     let room = usize::from(area.width).saturating_sub(used + 2);

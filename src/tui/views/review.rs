@@ -388,8 +388,9 @@ pub fn title(app: &App) -> String {
                     .unwrap_or_else(|| format!("#{}", c.id));
                 let turns = d.detail.turns.iter().filter(|t| t.user.is_some()).count();
                 let plural = if turns == 1 { "" } else { "s" };
+                // "read-only" first: a long title is cut at the end.
                 format!(
-                    "{name} · {turns} turn{plural} · {} · read-only",
+                    "read-only · {name} · {turns} turn{plural} · {}",
                     money(d.detail.totals.cost_usd)
                 )
             })

@@ -13,6 +13,7 @@ use super::super::theme::Theme;
 use super::super::wrap::{truncate, wrap_spans};
 use super::{bar, money, thousands};
 use crate::catalog::OFFLINE_MODEL;
+use crate::routing::analyzer::{AnalyzerReport, AnalyzerStatus};
 use crate::routing::types::{RouteDecision, Safety, SignalOrigin, SignalSource};
 use crate::sanitize::strip_controls;
 
@@ -187,6 +188,10 @@ pub fn decision_lines(d: &RouteDecision, w: usize, t: &Theme) -> Vec<Line<'stati
             t.dim,
         ),
     ]));
+    lines.push(Line::from(vec![
+        label("analyzer", t),
+        analyzer_span(d.analyzer.as_ref(), t),
+    ]));
     let name_w = d
         .signals
         .iter()
@@ -250,6 +255,37 @@ pub fn decision_lines(d: &RouteDecision, w: usize, t: &Theme) -> Vec<Line<'stati
         ]));
     }
     lines
+}
+
+/// What the analyzer did for a decision, in words: `used · gpt-4.1-mini · 312 ms · $0.0002`,
+/// `timed out · …`, `circuit open`, `cached · …`, `off`.
+pub fn analyzer_text(report: Option<&AnalyzerReport>) -> String {
+    let Some(r) = report else {
+        return "off".to_string();
+    };
+    let model = strip_controls(&r.model);
+    match r.status {
+        AnalyzerStatus::Off => "off".to_string(),
+        AnalyzerStatus::Used => format!(
+            "used · {model} · {} ms · {}",
+            r.latency_ms,
+            money(r.cost_usd)
+        ),
+        AnalyzerStatus::Cached => format!("cached · {model}"),
+        AnalyzerStatus::TimedOut => format!("timed out · {model} · {} ms", r.latency_ms),
+        AnalyzerStatus::CircuitOpen => "circuit open (skipped)".to_string(),
+        AnalyzerStatus::Invalid => format!("invalid answer · {model}"),
+        AnalyzerStatus::Failed => format!("failed · {model}"),
+    }
+}
+
+fn analyzer_span(report: Option<&AnalyzerReport>, t: &Theme) -> Span<'static> {
+    let style = match report.map(|r| r.status) {
+        None | Some(AnalyzerStatus::Off) => t.dim,
+        Some(AnalyzerStatus::Used | AnalyzerStatus::Cached) => t.ok,
+        Some(_) => t.warn,
+    };
+    Span::styled(analyzer_text(report), style)
 }
 
 /// A turn: its decision, then what happened (attempts, first token, who answered, cost).
@@ -331,4 +367,41 @@ pub fn turn_lines(rec: &TurnRecord, w: usize, t: &Theme) -> Vec<Line<'static>> {
         ]));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(status: AnalyzerStatus) -> AnalyzerReport {
+        AnalyzerReport {
+            status,
+            model: "gpt-4.1-mini".into(),
+            latency_ms: 312,
+            cost_usd: 0.0002,
+            cached: status == AnalyzerStatus::Cached,
+            added_ms: 40,
+        }
+    }
+
+    #[test]
+    fn analyzer_line_names_each_outcome() {
+        assert_eq!(analyzer_text(None), "off");
+        assert_eq!(
+            analyzer_text(Some(&report(AnalyzerStatus::Used))),
+            "used · gpt-4.1-mini · 312 ms · $0.0002"
+        );
+        assert_eq!(
+            analyzer_text(Some(&report(AnalyzerStatus::TimedOut))),
+            "timed out · gpt-4.1-mini · 312 ms"
+        );
+        assert_eq!(
+            analyzer_text(Some(&report(AnalyzerStatus::CircuitOpen))),
+            "circuit open (skipped)"
+        );
+        assert_eq!(
+            analyzer_text(Some(&report(AnalyzerStatus::Cached))),
+            "cached · gpt-4.1-mini"
+        );
+    }
 }

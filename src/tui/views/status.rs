@@ -14,6 +14,9 @@ pub fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let t = &app.theme;
     let tab = app.tab();
     let mut right: Vec<Span<'static>> = Vec::new();
+    if app.personal_preparing() {
+        right.push(Span::styled("preparing your personal coach… ", t.accent));
+    }
     match &tab.pin {
         Some(p) => right.push(Span::styled(format!("model: {p} (pinned) "), t.warn)),
         None => right.push(Span::styled("model: auto ", t.dim)),
@@ -86,6 +89,15 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
             }
         }
         pairs.push(("Ctrl+Q", "quit"));
+    } else if app.screen() == Screen::Profile {
+        pairs.extend([
+            ("j/k", "scroll"),
+            ("d", "diff"),
+            ("r", "refresh"),
+            ("Esc", "chat"),
+            ("?", "help"),
+            ("Ctrl+Q", "quit"),
+        ]);
     } else if app.screen() == Screen::Dashboard {
         pairs.extend([
             ("[ ]", "month"),
@@ -118,6 +130,7 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
             ("F4", "stats"),
             ("F1", "help"),
             (if busy { "Ctrl+Q" } else { "Ctrl+C" }, "quit"),
+            ("F6", "profile"),
             ("Ctrl+T", "tab"),
         ]);
     }
