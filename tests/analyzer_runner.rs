@@ -5,13 +5,10 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use grow::coach::api::{Event, SendRequest, TurnStatus, TurnSummary};
-use grow::coach::engine::{CancelSignal, Coach};
-use grow::config::LoadOptions;
+use grow::coach::engine::CancelSignal;
 use grow::routing::analyzer::AnalyzerStatus;
 use grow::routing::health::HealthState;
 use grow::routing::types::{RouteDecision, Safety, SignalKind, SignalOrigin, SignalSource};
@@ -20,19 +17,9 @@ use support::fake_server::wire::{AnthropicUsage, OpenAiUsage, anthropic_stream, 
 use support::fake_server::{FakeServer, Reply};
 use tokio::sync::mpsc;
 
-const KEY: &str = "sk-ant-api03-FAKE-SECRET-KEY-7f3a9c";
-const OPENAI_KEY: &str = "sk-proj-FAKE-OPENAI-SECRET-41d2";
-
-struct Harness {
-    coach: Coach,
-    dir: tempfile::TempDir,
-}
+use support::coach_harness::{Harness, OPENAI_KEY, harness};
 
 impl Harness {
-    fn db_path(&self) -> PathBuf {
-        self.dir.path().join("grow.db")
-    }
-
     /// `(kind, model, cost_usd, upgrade_equiv_cost_usd, decision_id)` of every usage row.
     fn usage_rows(&self) -> Vec<(String, String, f64, f64, Option<i64>)> {
         let conn = rusqlite::Connection::open(self.db_path()).expect("open db");
@@ -55,36 +42,6 @@ impl Harness {
             .filter(|r| r.0 == "analyzer")
             .collect()
     }
-}
-
-/// A coach with Anthropic at `anthropic` and OpenAI at `openai`, fast retries, short
-/// timeouts, and `extra` appended to the config (usually an `[analyzer]` section).
-fn harness(anthropic: Option<String>, openai: Option<String>, extra: &str) -> Harness {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config_path = dir.path().join("config.toml");
-    let config = format!(
-        "[retry]\ninitial_backoff_ms = 5\nmax_backoff_ms = 20\n\n[timeouts]\nconnect_secs = 1\nfirst_byte_secs = 1\nidle_secs = 1\n\n{extra}"
-    );
-    std::fs::write(&config_path, config).expect("write config");
-    let mut env: HashMap<String, String> = HashMap::new();
-    env.insert("GROW_DATA_DIR".into(), dir.path().display().to_string());
-    if let Some(url) = anthropic {
-        env.insert("ANTHROPIC_API_KEY".into(), KEY.into());
-        env.insert("ANTHROPIC_BASE_URL".into(), url);
-    }
-    if let Some(url) = openai {
-        env.insert("OPENAI_API_KEY".into(), OPENAI_KEY.into());
-        env.insert("OPENAI_BASE_URL".into(), url);
-    }
-    let get = move |k: &str| env.get(k).cloned();
-    let config = grow::coach::settings::load(&LoadOptions {
-        config_path: Some(config_path),
-        db_override: None,
-        env: &get,
-    })
-    .expect("config");
-    let coach = Coach::from_config(config, &get).expect("coach");
-    Harness { coach, dir }
 }
 
 const BALANCED: &str = "[analyzer]\npreset = \"balanced\"\n";

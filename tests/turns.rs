@@ -3,12 +3,8 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-
 use grow::coach::api::{Event, SendRequest, TurnStatus, TurnSummary};
-use grow::coach::engine::{CancelSignal, Coach};
-use grow::config::LoadOptions;
+use grow::coach::engine::CancelSignal;
 use grow::store::{ConversationDetail, MessageStatus};
 use support::fake_server::wire::{
     AnthropicUsage, OpenAiUsage, anthropic_error_after, anthropic_error_body, anthropic_stream,
@@ -17,50 +13,7 @@ use support::fake_server::wire::{
 use support::fake_server::{FakeServer, Reply, refused_url};
 use tokio::sync::mpsc;
 
-const KEY: &str = "sk-ant-api03-FAKE-SECRET-KEY-7f3a9c";
-const OPENAI_KEY: &str = "sk-proj-FAKE-OPENAI-SECRET-41d2";
-
-struct Harness {
-    coach: Coach,
-    dir: tempfile::TempDir,
-}
-
-impl Harness {
-    #[allow(dead_code)]
-    fn db_path(&self) -> PathBuf {
-        self.dir.path().join("grow.db")
-    }
-}
-
-/// A coach whose Anthropic (and optionally OpenAI) provider points at fake servers, with
-/// fast retries and short timeouts.
-fn harness(anthropic: Option<String>, openai: Option<String>, extra_config: &str) -> Harness {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config_path = dir.path().join("config.toml");
-    let config = format!(
-        "[retry]\ninitial_backoff_ms = 5\nmax_backoff_ms = 20\n\n[timeouts]\nconnect_secs = 1\nfirst_byte_secs = 1\nidle_secs = 1\n\n{extra_config}"
-    );
-    std::fs::write(&config_path, config).expect("write config");
-    let mut env: HashMap<String, String> = HashMap::new();
-    env.insert("GROW_DATA_DIR".into(), dir.path().display().to_string());
-    if let Some(url) = anthropic {
-        env.insert("ANTHROPIC_API_KEY".into(), KEY.into());
-        env.insert("ANTHROPIC_BASE_URL".into(), url);
-    }
-    if let Some(url) = openai {
-        env.insert("OPENAI_API_KEY".into(), OPENAI_KEY.into());
-        env.insert("OPENAI_BASE_URL".into(), url);
-    }
-    let get = move |k: &str| env.get(k).cloned();
-    let config = grow::coach::settings::load(&LoadOptions {
-        config_path: Some(config_path),
-        db_override: None,
-        env: &get,
-    })
-    .expect("config");
-    let coach = Coach::from_config(config, &get).expect("coach");
-    Harness { coach, dir }
-}
+use support::coach_harness::{Harness, KEY, OPENAI_KEY, harness};
 
 async fn ask(h: &Harness, text: &str) -> (TurnSummary, Vec<Event>) {
     ask_in(h, None, text).await

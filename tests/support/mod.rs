@@ -2,3 +2,5 @@
 #![allow(dead_code)]
 
 pub mod fake_server;
+
+pub mod coach_harness;

@@ -1,0 +1,52 @@
+//! A real `Coach` whose providers point at fake servers, with fast retries, short timeouts
+//! and its own temporary data dir and config.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use grow::coach::engine::Coach;
+use grow::config::LoadOptions;
+
+pub const KEY: &str = "sk-ant-api03-FAKE-SECRET-KEY-7f3a9c";
+pub const OPENAI_KEY: &str = "sk-proj-FAKE-OPENAI-SECRET-41d2";
+
+pub struct Harness {
+    pub coach: Coach,
+    pub dir: tempfile::TempDir,
+}
+
+impl Harness {
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("grow.db")
+    }
+}
+
+/// A coach with Anthropic at `anthropic` and OpenAI at `openai` (each with a fake key when
+/// given), and `extra` appended to the config.
+pub fn harness(anthropic: Option<String>, openai: Option<String>, extra: &str) -> Harness {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config_path = dir.path().join("config.toml");
+    let config = format!(
+        "[retry]\ninitial_backoff_ms = 5\nmax_backoff_ms = 20\n\n[timeouts]\nconnect_secs = 1\nfirst_byte_secs = 1\nidle_secs = 1\n\n{extra}"
+    );
+    std::fs::write(&config_path, config).expect("write config");
+    let mut env: HashMap<String, String> = HashMap::new();
+    env.insert("GROW_DATA_DIR".into(), dir.path().display().to_string());
+    if let Some(url) = anthropic {
+        env.insert("ANTHROPIC_API_KEY".into(), KEY.into());
+        env.insert("ANTHROPIC_BASE_URL".into(), url);
+    }
+    if let Some(url) = openai {
+        env.insert("OPENAI_API_KEY".into(), OPENAI_KEY.into());
+        env.insert("OPENAI_BASE_URL".into(), url);
+    }
+    let get = move |k: &str| env.get(k).cloned();
+    let config = grow::coach::settings::load(&LoadOptions {
+        config_path: Some(config_path),
+        db_override: None,
+        env: &get,
+    })
+    .expect("config");
+    let coach = Coach::from_config(config, &get).expect("coach");
+    Harness { coach, dir }
+}
