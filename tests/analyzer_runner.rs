@@ -7,15 +7,13 @@ mod support;
 
 use std::time::Duration;
 
-use grow::coach::api::{Event, SendRequest, TurnStatus, TurnSummary};
-use grow::coach::engine::CancelSignal;
+use grow::coach::api::{Event, TurnStatus, TurnSummary};
 use grow::routing::analyzer::AnalyzerStatus;
 use grow::routing::health::HealthState;
 use grow::routing::types::{RouteDecision, Safety, SignalKind, SignalOrigin, SignalSource};
 use serde_json::json;
 use support::fake_server::wire::{AnthropicUsage, OpenAiUsage, anthropic_stream, openai_stream};
 use support::fake_server::{FakeServer, Reply};
-use tokio::sync::mpsc;
 
 use support::coach_harness::{Harness, OPENAI_KEY, harness};
 
@@ -47,23 +45,7 @@ impl Harness {
 const BALANCED: &str = "[analyzer]\npreset = \"balanced\"\n";
 
 async fn ask(h: &Harness, conversation_id: Option<i64>, text: &str) -> (TurnSummary, Vec<Event>) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let req = SendRequest {
-        conversation_id,
-        text: text.into(),
-        ..Default::default()
-    };
-    let summary = h
-        .coach
-        .send(1, &req, &tx, CancelSignal::never())
-        .await
-        .expect("turn runs");
-    drop(tx);
-    let mut events = Vec::new();
-    while let Some(e) = rx.recv().await {
-        events.push(e);
-    }
-    (summary, events)
+    h.ask_in(conversation_id, text).await
 }
 
 fn decision_of(events: &[Event]) -> RouteDecision {

@@ -24,23 +24,7 @@ async fn ask_in(
     conversation_id: Option<i64>,
     text: &str,
 ) -> (TurnSummary, Vec<Event>) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let req = SendRequest {
-        conversation_id,
-        text: text.into(),
-        ..Default::default()
-    };
-    let summary = h
-        .coach
-        .send(1, &req, &tx, CancelSignal::never())
-        .await
-        .expect("turn runs");
-    drop(tx);
-    let mut events = Vec::new();
-    while let Some(e) = rx.recv().await {
-        events.push(e);
-    }
-    (summary, events)
+    h.ask_in(conversation_id, text).await
 }
 
 fn detail(h: &Harness, id: i64) -> ConversationDetail {

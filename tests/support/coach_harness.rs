@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use grow::coach::engine::Coach;
+use grow::coach::api::{Event, SendRequest, TurnSummary};
+use grow::coach::engine::{CancelSignal, Coach};
 use grow::config::LoadOptions;
+use tokio::sync::mpsc;
 
 pub const KEY: &str = "sk-ant-api03-FAKE-SECRET-KEY-7f3a9c";
 pub const OPENAI_KEY: &str = "sk-proj-FAKE-OPENAI-SECRET-41d2";
@@ -18,6 +20,31 @@ pub struct Harness {
 impl Harness {
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("grow.db")
+    }
+
+    /// One whole turn (in `conversation_id`, or a new conversation), with every event it sent.
+    pub async fn ask_in(
+        &self,
+        conversation_id: Option<i64>,
+        text: &str,
+    ) -> (TurnSummary, Vec<Event>) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let req = SendRequest {
+            conversation_id,
+            text: text.into(),
+            ..Default::default()
+        };
+        let summary = self
+            .coach
+            .send(1, &req, &tx, CancelSignal::never())
+            .await
+            .expect("turn runs");
+        drop(tx);
+        let mut events = Vec::new();
+        while let Some(e) = rx.recv().await {
+            events.push(e);
+        }
+        (summary, events)
     }
 }
 
