@@ -10,7 +10,7 @@
 
 use std::cell::Cell;
 
-use crate::routing::lexicon::{Automaton, GuardScope, Lexicon, Rule, SetId, SetRole, signal_bit};
+use crate::routing::lexicon::{GuardScope, Lexicon, Rule, SetId, SetRole, signal_bit};
 use crate::routing::types::{
     EscalationRisk, Safety, Signal, SignalContext, SignalKind, SignalSource,
 };
@@ -206,40 +206,33 @@ fn scan(lexicon: &Lexicon, original: &str) -> Hits {
     let lowered = original.to_ascii_lowercase();
     let text = lowered.as_str();
     let bytes = text.as_bytes();
-    let mut hits: Vec<Hit> = Vec::with_capacity(32);
-    let passes: &[&Automaton] = if text.is_ascii() {
-        &[&lexicon.ascii]
-    } else {
-        &[&lexicon.ascii, &lexicon.wide]
-    };
-    let matches = passes.iter().flat_map(|a| {
-        a.searcher
-            .find_overlapping_iter(text)
-            .map(|m| (a.ids[m.pattern().as_usize()], m))
-    });
-    for (id, m) in matches {
-        let info = &lexicon.patterns[id as usize];
-        if info.left_boundary && m.start() > 0 && is_word_byte(bytes[m.start() - 1]) {
-            continue;
-        }
-        if info.right_boundary && bytes.get(m.end()).is_some_and(|&b| is_word_byte(b)) {
-            continue;
-        }
-        let (from, to) = info.sets;
-        for &set in &lexicon.pattern_sets[from as usize..to as usize] {
-            hits.push(Hit {
-                start: m.start() as u32,
-                end: m.end() as u32,
-                set,
-                live: true,
-                next: NONE,
-                index: hits.len() as u32,
-            });
+    let mut hits: Vec<Hit> = Vec::with_capacity(64);
+    let mut any_exclusion = false;
+    for m in lexicon.matcher.0.find_overlapping_iter(text) {
+        let (start, end) = (m.start(), m.end());
+        let word_before = start > 0 && is_word_byte(bytes[start - 1]);
+        let word_after = bytes.get(end).is_some_and(|&b| is_word_byte(b));
+        for info in lexicon.patterns_of(m.value()) {
+            if (info.left_boundary && word_before) || (info.right_boundary && word_after) {
+                continue;
+            }
+            let (from, to) = info.sets;
+            for &set in &lexicon.pattern_sets[from as usize..to as usize] {
+                any_exclusion |= matches!(lexicon.set_roles[set as usize], SetRole::Exclude { .. });
+                hits.push(Hit {
+                    start: start as u32,
+                    end: end as u32,
+                    set,
+                    live: true,
+                    next: NONE,
+                    index: hits.len() as u32,
+                });
+            }
         }
     }
 
     // Look-alikes: "long-term parking" cancels the "long-term" it contains.
-    for i in 0..hits.len() {
+    for i in 0..if any_exclusion { hits.len() } else { 0 } {
         if let SetRole::Exclude { target } = lexicon.set_roles[hits[i].set as usize] {
             let (s, e) = (hits[i].start, hits[i].end);
             for h in hits.iter_mut() {
