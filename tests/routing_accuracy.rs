@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 const CASES: &str = include_str!("data/routing_cases.jsonl");
 const HOLDOUT: &str = include_str!("data/routing_holdout.jsonl");
+const BLIND: &str = include_str!("data/routing_blind.jsonl");
 
 const MIN_ACCURACY: f64 = 0.90;
 const MAX_FALSE_UPGRADE: f64 = 0.05;
@@ -73,6 +74,10 @@ fn load_cases() -> Vec<Case> {
 
 fn load_holdout() -> Vec<Case> {
     load("routing_holdout.jsonl", HOLDOUT)
+}
+
+fn load_blind() -> Vec<Case> {
+    load("routing_blind.jsonl", BLIND)
 }
 
 fn router() -> Router {
@@ -422,4 +427,12 @@ fn assert_floors(cases: &[Case], preds: &[Prediction], min_crisis: f64) {
         crisis >= min_crisis,
         "crisis recall {crisis:.3} < {min_crisis}"
     );
+}
+
+#[test]
+fn blind_set_report() {
+    let cases = load_blind();
+    let preds = predict_all(&cases);
+    println!("{}", report("routing_blind.jsonl", &cases, &preds));
+    assert_floors(&cases, &preds, MIN_HOLDOUT_CRISIS_RECALL);
 }
