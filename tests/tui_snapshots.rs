@@ -8,8 +8,8 @@ use chrono::NaiveDate;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use grow::catalog::{ProviderKind, Usage};
 use grow::coach::api::{
-    AttemptReport, CommitmentStatus, CommitmentView, CostSnapshot, Event, Intent, PersonalStatus,
-    ProfileData, PromptVersion, TurnStatus, TurnSummary,
+    AttemptReport, CommitmentStatus, CommitmentView, ConsultationState, CostSnapshot, Event,
+    Intent, PersonalStatus, ProfileData, PromptVersion, TurnStatus, TurnSummary,
 };
 use grow::coach::behaviour;
 use grow::coach::profile::{VersionDiff, diff_lines};
@@ -442,12 +442,20 @@ fn profile_data() -> ProfileData {
             status: behaviour::CommitmentStatus::Open,
         },
     ];
-    let metrics = behaviour::compute_metrics(
-        &checkins,
-        &behaviour,
-        day(21),
-        &behaviour::MetricsConfig::default(),
-    );
+    let at = |today: u32| {
+        behaviour::compute_metrics(
+            &checkins,
+            &behaviour,
+            day(today),
+            &behaviour::MetricsConfig::default(),
+        )
+    };
+    let metrics = at(21);
+    // Weekly snapshots before today: the trend.
+    let history = [7, 14]
+        .into_iter()
+        .map(|d| (1_793_534_400_000 + i64::from(d) * 86_400_000, at(d)))
+        .collect();
     let version = |n: i64, reason: &str, text: &str, day_ms: i64| PromptVersion {
         id: n,
         profile_id: 1,
@@ -482,10 +490,25 @@ fn profile_data() -> ProfileData {
             ),
         ],
         metrics,
+        history,
         commitments: vec![
             open(3, "send the portfolio draft", Some(day(19)), true),
             open(4, "ask Anna about the team", None, false),
+            CommitmentView {
+                status: CommitmentStatus::Done,
+                resolved_at: Some(1_793_534_400_000 + 86_400_000),
+                ..open(1, "book the portfolio review", Some(day(6)), false)
+            },
+            CommitmentView {
+                status: CommitmentStatus::Missed,
+                resolved_at: Some(1_793_534_400_000 + 9 * 86_400_000),
+                ..open(2, "write to the recruiter", Some(day(14)), false)
+            },
         ],
+        consultation: ConsultationState::Completed {
+            conversation_id: 40,
+            at: 1_793_534_400_000,
+        },
     }
 }
 
@@ -917,7 +940,13 @@ async fn interactive_demo_with_scripted_worker() -> anyhow::Result<()> {
                 | Intent::ResolveCommitment { .. }
                 | Intent::ListCommitments
                 | Intent::Profile
-                | Intent::DiffVersions { .. } => {
+                | Intent::DiffVersions { .. }
+                | Intent::Consultation
+                | Intent::EnableConsultation { .. }
+                | Intent::ConsultationTurn { .. }
+                | Intent::FinishConsultation
+                | Intent::ProposeCommitment { .. }
+                | Intent::AcceptProposal { .. } => {
                     let _ = event_tx.send(Event::Notice(
                         "scripted worker: no saved history in this demo".into(),
                     ));
