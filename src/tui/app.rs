@@ -139,15 +139,21 @@ pub struct PendingProposal {
 impl PendingProposal {
     /// `Commit to: Send the portfolio by Fri 27 Nov? [y/n]`.
     pub fn question(&self) -> String {
+        format!(
+            "Commit to: {}{}",
+            strip_controls(&self.proposal.text),
+            self.question_end()
+        )
+    }
+
+    /// ` by Fri 27 Nov? [y/n]`: the part a narrow screen must not cut.
+    pub fn question_end(&self) -> String {
         let due = self
             .proposal
             .due
             .map(|d| format!(" by {}", d.format("%a %-d %b")))
             .unwrap_or_default();
-        format!(
-            "Commit to: {}{due}? [y/n]",
-            strip_controls(&self.proposal.text)
-        )
+        format!("{due}? [y/n]")
     }
 }
 
@@ -726,8 +732,11 @@ impl App {
     fn style_input(&mut self) {
         self.input.set_cursor_line_style(Style::default());
         self.input.set_wrap_mode(WrapMode::WordOrGlyph);
-        self.input
-            .set_placeholder_text("Message the coach…  (/help for commands)");
+        self.input.set_placeholder_text(if self.tab().consultation {
+            "Answer the interviewer…  (/finish ends the consultation)"
+        } else {
+            "Message the coach…  (/help for commands)"
+        });
         self.input.set_placeholder_style(self.theme.dim);
         let cursor = if self.focus == Focus::Input {
             Style::default().add_modifier(ratatui::style::Modifier::REVERSED)
@@ -1005,6 +1014,7 @@ impl App {
 
     fn activate(&mut self, i: usize) {
         self.active = i;
+        self.style_input();
         self.preview = None;
         self.last_preview_text.clear();
         let now = self.now;
@@ -2052,11 +2062,10 @@ impl App {
 /// The question before the consultation is turned on: what it is and what it costs.
 fn enable_consultation_question(info: &ConsultationInfo) -> Confirm {
     let mut lines = vec![
-        "A guided interview (about 12 exchanges) about your goals, your situation, what you"
+        "A guided interview (about 12 exchanges) about your goals, your situation, what you \
+         tried, your values and how you like to be coached; then grow writes your profile and \
+         a personal coaching prompt. Pause any time; /consult resumes."
             .to_string(),
-        "tried, your values and how you like to be coached; then grow writes your profile"
-            .to_string(),
-        "and a personal coaching prompt. Pause any time; /consult resumes.".to_string(),
         String::new(),
         "estimated cost (catalog prices, typical token counts):".to_string(),
     ];
@@ -2068,14 +2077,14 @@ fn enable_consultation_question(info: &ConsultationInfo) -> Confirm {
             other => other,
         };
         lines.push(format!(
-            "  {what:<16} {} × {:<18} {:>9}",
+            "  {what:<16}{:>3} × {:<20}{:>8}",
             l.calls,
             strip_controls(&l.model),
             views::money(l.cost_usd)
         ));
     }
     lines.push(format!(
-        "  {:<16} {:>32}",
+        "  {:<16}{:>34}",
         "total",
         format!("about {}", views::money(info.estimate.total_usd))
     ));

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
 use super::super::app::App;
 use super::super::wrap::{truncate, width, wrap_spans};
+use crate::sanitize::strip_controls;
 
 /// The confirmation box, centred; `y`/Enter and `n`/Esc are shown under the question.
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
@@ -31,9 +32,9 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             text_w,
         ));
     }
-    lines.push(Line::default());
-    lines.push(Line::from(Span::styled(c.question.clone(), t.strong)));
-    let h = u16::try_from(lines.len() + 2)
+    // The body, a blank row and the question; on a short screen the body is cut, never
+    // the question.
+    let h = u16::try_from(lines.len() + 4)
         .unwrap_or(u16::MAX)
         .min(area.height);
     let rect = Rect {
@@ -52,12 +53,23 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     frame.render_widget(Clear, rect);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let text = Rect {
+    let body_rows = inner.height.saturating_sub(2);
+    let body = Rect {
         x: inner.x + 1,
         width: inner.width.saturating_sub(2),
+        height: body_rows,
         ..inner
     };
-    frame.render_widget(Paragraph::new(lines), text);
+    let question = Rect {
+        y: inner.y + inner.height.saturating_sub(1),
+        height: inner.height.min(1),
+        ..body
+    };
+    frame.render_widget(Paragraph::new(lines), body);
+    frame.render_widget(
+        Paragraph::new(Span::styled(c.question.clone(), t.strong)),
+        question,
+    );
 }
 
 /// `◆ Commit to: Send the portfolio by Fri 27 Nov? [y/n]` and, when there is room, which
@@ -72,8 +84,13 @@ pub fn draw_proposal(frame: &mut Frame<'_>, area: Rect, app: &App) {
     } else {
         "  Alt+Y/Alt+N"
     };
-    let question = format!(" ◆ {}", p.question());
     let room = usize::from(area.width);
+    let end = p.question_end();
+    let head = " ◆ Commit to: ";
+    // The commitment's text gives way first, so the date and [y/n] stay readable.
+    let text_room = room.saturating_sub(width(head) + width(&end)).max(4);
+    let text = truncate(&strip_controls(&p.proposal.text), text_room);
+    let question = format!("{head}{text}{end}");
     let mut spans = vec![Span::styled(truncate(&question, room), t.accent)];
     if width(&question) + width(keys) <= room {
         spans.push(Span::styled(keys, t.dim));

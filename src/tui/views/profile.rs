@@ -155,14 +155,15 @@ pub fn profile_lines(d: &ProfileData, w: usize, utc_offset: i32, t: &Theme) -> V
             t.ok,
         ),
     };
-    lines.extend(
-        metric("consultation", String::new(), w, t)
-            .into_iter()
-            .map(|mut l| {
-                l.spans.push(Span::styled(consult.clone(), consult_style));
-                l
-            }),
-    );
+    lines.extend(wrap_spans(
+        &[Span::styled(consult, consult_style)],
+        &[Span::styled(
+            format!("   {:<LABEL_W$}", "consultation"),
+            t.dim,
+        )],
+        &[Span::raw(" ".repeat(LABEL_W + 3))],
+        w,
+    ));
 
     lines.push(Line::default());
     lines.push(heading("Profile", t));
