@@ -866,16 +866,49 @@ fn consultation_chat_pauses_and_resumes() {
         screen.contains("preparing your personal coach…"),
         "{screen}"
     );
-    s.send("/finish", 2_000);
+    assert!(screen.contains("The consultation is complete"), "{screen}");
+    assert!(screen.contains("◆ consultation ✓"), "{screen}");
 }
 
 #[test]
 fn finish_command_ends_the_consultation() {
     let mut s = Script::new(100, 30);
-    s.type_text("/finish", 0);
-    s.key(KeyCode::Enter, KeyModifiers::NONE, 0);
+    s.send("/consult", 0);
+    s.ev(
+        Event::Consultation(Box::new(consultation_info(
+            ConsultationState::NotStarted,
+            true,
+        ))),
+        10,
+    );
+    s.send("Hi", 20);
+    consultation_turn(&mut s, 1, 40, "Welcome! What brings you here?", 30);
+    s.type_text("/finish", 500);
+    s.key(KeyCode::Enter, KeyModifiers::NONE, 500);
     assert_eq!(s.app.take_intents(), vec![Intent::FinishConsultation]);
+    s.ev(
+        Event::Consultation(Box::new(consultation_info(
+            ConsultationState::Completed {
+                conversation_id: 40,
+                at: 1_793_534_400_000,
+            },
+            true,
+        ))),
+        600,
+    );
+    s.ev(Event::PersonalCoach(PersonalStatus::Preparing), 610);
+    snapshot("consultation_finished_100x30", &s);
+    let screen = s.render().backend().to_string();
+    for needle in [
+        "The consultation is complete",
+        "consultation complete",
+        "preparing your personal coach…",
+    ] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+
     // Without a model the consultation does not open, and says why.
+    let mut s = Script::new(100, 30);
     s.send("/consult", 100);
     s.ev(
         Event::Consultation(Box::new(consultation_info(

@@ -732,11 +732,14 @@ impl App {
     fn style_input(&mut self) {
         self.input.set_cursor_line_style(Style::default());
         self.input.set_wrap_mode(WrapMode::WordOrGlyph);
-        self.input.set_placeholder_text(if self.tab().consultation {
-            "Answer the interviewer…  (/finish ends the consultation)"
-        } else {
-            "Message the coach…  (/help for commands)"
-        });
+        self.input
+            .set_placeholder_text(if self.consultation_tab_done() {
+                "Write to start a new consultation…  (Ctrl+T opens a chat tab)"
+            } else if self.tab().consultation {
+                "Answer the interviewer…  (/finish ends the consultation)"
+            } else {
+                "Message the coach…  (/help for commands)"
+            });
         self.input.set_placeholder_style(self.theme.dim);
         let cursor = if self.focus == Focus::Input {
             Style::default().add_modifier(ratatui::style::Modifier::REVERSED)
@@ -1428,6 +1431,12 @@ impl App {
         if let Some(p) = &mut self.profile {
             p.consultation = info.state.clone();
         }
+        if let ConsultationState::Completed {
+            conversation_id, ..
+        } = info.state
+        {
+            self.consultation_completed(conversation_id);
+        }
         let requested = std::mem::take(&mut self.consultation_requested);
         self.consultation = Some(info.clone());
         if !requested {
@@ -1526,30 +1535,41 @@ impl App {
     }
 
     fn consultation_step(&mut self, turn: TurnId, conversation_id: i64, finished: bool) {
-        if !finished {
+        if finished {
+            tracing::debug!(
+                turn,
+                conversation_id,
+                "the interviewer completed the consultation"
+            );
+            self.consultation_completed(conversation_id);
+            self.info("consultation complete: preparing your personal coach…");
+        }
+    }
+
+    /// Says so in the consultation's tab, once (the interviewer ended it, or `/finish`).
+    fn consultation_completed(&mut self, conversation_id: i64) {
+        let done_title = format!("{CONSULTATION_TITLE} ✓");
+        let Some(i) = self.tabs.iter().position(|t| {
+            t.consultation && t.conversation_id == Some(conversation_id) && t.title != done_title
+        }) else {
             return;
-        }
-        let tab_idx = self
-            .turn_index
-            .get(&turn)
-            .and_then(|(tab_id, _)| self.tabs.iter().position(|t| t.id == *tab_id))
-            .or_else(|| {
-                self.tabs
-                    .iter()
-                    .position(|t| t.conversation_id == Some(conversation_id))
-            });
-        if let Some(i) = tab_idx {
-            let first = self.tabs[i].messages.len();
-            self.change_tab(i, first, |tab| {
-                tab.title = format!("{CONSULTATION_TITLE} ✓");
-                tab.push_message(Message::new(
-                    Role::Notice,
-                    "The consultation is complete. Preparing your personal coach… the chat keeps \
-                     the generic coach until it is ready (F6 shows your profile).",
-                ));
-            });
-        }
-        self.info("consultation complete: preparing your personal coach…");
+        };
+        let first = self.tabs[i].messages.len();
+        self.change_tab(i, first, |tab| {
+            tab.title = done_title;
+            tab.push_message(Message::new(
+                Role::Notice,
+                "The consultation is complete. Preparing your personal coach… the chat keeps the \
+                 generic coach until it is ready (F6 shows your profile). Writing here starts a \
+                 new consultation.",
+            ));
+        });
+        self.style_input();
+    }
+
+    /// Whether the consultation in the active tab is complete.
+    pub fn consultation_tab_done(&self) -> bool {
+        self.tab().consultation && self.tab().title.ends_with('✓')
     }
 
     // ----- cancelling and quitting -----
@@ -1930,6 +1950,10 @@ impl App {
                 }
             }
             tab.conversation_id = Some(conversation_id);
+            if tab.consultation {
+                // Writing after a completed consultation starts a new one.
+                tab.title = CONSULTATION_TITLE.to_string();
+            }
             let mut rec = TurnRecord::new(turn, lane, since);
             record_idx = tab.turns.len();
             match lane {
@@ -1948,6 +1972,7 @@ impl App {
             tab.turns.push(rec);
         });
         self.turn_index.insert(turn, (tab_id, record_idx));
+        self.style_input();
     }
 
     /// Runs `f` on a known turn with its tab, keeping the view stable. `None` for turns of

@@ -390,7 +390,8 @@ fn delta(now: Option<f64>, before: Option<f64>, points: bool) -> (String, Option
                 (format!("▼ −{:.0}{unit}", d.abs()), Some(false))
             }
         }
-        _ => ("–".to_string(), None),
+        (None, _) => ("nothing due".to_string(), None),
+        (Some(_), None) => ("new".to_string(), None),
     }
 }
 

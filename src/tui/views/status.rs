@@ -18,7 +18,11 @@ pub fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App) {
         right.push(Span::styled("preparing your personal coach… ", t.accent));
     }
     if tab.consultation && app.screen() == Screen::Chat {
-        right.push(Span::styled("consultation · /finish ends it ", t.accent));
+        right.push(if app.consultation_tab_done() {
+            Span::styled("consultation complete ", t.ok)
+        } else {
+            Span::styled("consultation · /finish ends it ", t.accent)
+        });
     }
     match &tab.pin {
         Some(p) => right.push(Span::styled(format!("model: {p} (pinned) "), t.warn)),
