@@ -1,7 +1,7 @@
 //! The coach worker: receives intents from a face, runs turns as tasks, sends events up.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
@@ -18,7 +18,7 @@ use super::api::{
 use super::consultation::MarkerFilter;
 use super::engine::{CancelSignal, Coach};
 use super::jobs::{JobOutcome, run_jobs};
-use super::profile::{PersonalAssets, PersonalStatus};
+use super::profile::{PersonalAssets, PersonalStatus, ProposalCues};
 
 /// Starts the worker on the current tokio runtime; returns the face's ends of the channels.
 pub fn spawn(coach: Arc<Coach>) -> (UnboundedSender<Intent>, UnboundedReceiver<Event>) {
@@ -349,12 +349,16 @@ fn reaches_will_step(coach: &Coach, user_text: &str, summary: &TurnSummary) -> b
     if summary.status != TurnStatus::Complete || summary.offline || !coach.has_remote_provider() {
         return false;
     }
-    let cues = match PersonalAssets::builtin() {
-        Ok(a) => a.proposals,
+    // The shipped asset is validated by tests; read it once, not on every turn.
+    static CUES: OnceLock<Option<ProposalCues>> = OnceLock::new();
+    let Some(cues) = CUES.get_or_init(|| match PersonalAssets::builtin() {
+        Ok(a) => Some(a.proposals),
         Err(e) => {
-            tracing::warn!("proposal cues unreadable: {e}");
-            return false;
+            tracing::warn!("proposal cues unreadable, no automatic proposals: {e}");
+            None
         }
+    }) else {
+        return false;
     };
     let reply = summary
         .assistant_message_id
