@@ -3,6 +3,13 @@
 //! message by search, Ctrl+Q quits with status 0 and leaves the terminal as it was.
 //!
 //! Skipped (with a message, not a failure) when tmux is not installed; `.ci/run` installs it.
+//!
+//! With a fake Anthropic server on 127.0.0.1: the consultation turned on after its cost is
+//! shown, chatted, paused (tab closed) and resumed, completed (the marker never on screen)
+//! with the personal coach prepared; a commitment proposal confirmed with y; the profile
+//! screen with the commitment, the trend and the diff between versions 1 and 2.
+
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -189,4 +196,186 @@ fn offline_turn_review_search_and_clean_quit() {
         !screen.contains("Review F5"),
         "no TUI remains on the normal screen:\n{screen}"
     );
+}
+
+/// A streamed Anthropic answer in two deltas.
+fn anthropic_reply(text: &str) -> support::fake_server::Reply {
+    use support::fake_server::wire::{AnthropicUsage, anthropic_stream};
+    let mid = text
+        .char_indices()
+        .nth(text.chars().count() / 2)
+        .map_or(0, |(i, _)| i);
+    let (a, b) = text.split_at(mid);
+    support::fake_server::Reply::sse(&anthropic_stream(
+        "claude-sonnet-4-6",
+        &[a, b],
+        AnthropicUsage {
+            input: 1200,
+            cache_write: 0,
+            cache_read: 0,
+            output: 300,
+        },
+    ))
+}
+
+fn words(marker: &str, n: usize) -> String {
+    let mut w = vec![marker.to_string()];
+    w.extend((1..n).map(|i| format!("word{i}")));
+    w.join(" ")
+}
+
+#[test]
+fn consultation_proposal_and_profile_screen() {
+    if !Tmux::available() {
+        eprintln!("SKIPPED tui_e2e: tmux is not installed (`.ci/run` installs it)");
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let server = runtime.block_on(support::fake_server::FakeServer::start(vec![
+        anthropic_reply("Welcome! What would you like to change right now?"),
+        anthropic_reply("Thank you, I have what I need.\nCONSULTATION_COMPLETE"),
+        anthropic_reply(&words("ProfileFinal", 200)),
+        anthropic_reply(&words("Zephyrine", 650)),
+        anthropic_reply("Good plan. What exactly will you send, and to whom?"),
+        anthropic_reply(
+            r#"{"commitments": [{"text": "Send the portfolio to two studios", "due": null, "confirmed": true, "evidence": "I'll send the portfolio"}]}"#,
+        ),
+        anthropic_reply(&words("Revisedine", 620)),
+    ]));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[retry]\nmax_retries = 0\n\n[timeouts]\nconnect_secs = 2\nfirst_byte_secs = 10\nidle_secs = 10\n",
+    )
+    .expect("config");
+    let bin = Path::new(env!("CARGO_BIN_EXE_grow"));
+    let env = format!(
+        "env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u GROW_DB -u NO_COLOR \
+         ANTHROPIC_API_KEY={key} ANTHROPIC_BASE_URL={url} GROW_DATA_DIR={data} \
+         GROW_CONFIG={config} TERM=xterm-256color",
+        key = support::coach_harness::KEY,
+        url = server.url(),
+        data = sh_quote(&data),
+        config = sh_quote(&config),
+    );
+    let tmux = Tmux {
+        socket: format!("grow-e2e-consult-{}", std::process::id()),
+    };
+    let script = format!(
+        "{env} {bin}; echo \"grow exited with status $?\"; sleep 600",
+        bin = sh_quote(bin)
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(out.status.success(), "tmux new-session: {out:?}");
+    tmux.wait_for("the start screen", |s| s.contains("Message the coach"));
+
+    // Turning the consultation on shows its cost first.
+    tmux.type_text("/consult");
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the cost confirmation", |s| s.contains("Turn it on? [y/n]"));
+    assert!(
+        screen.contains("Turn on the consultation?") && screen.contains("about $"),
+        "{screen}"
+    );
+    tmux.send(&["y"]);
+    tmux.wait_for("the consultation tab", |s| {
+        s.contains("Say hello to begin") && s.contains("◆ consultation")
+    });
+    tmux.type_text("Hi, I want to change jobs.");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the interviewer's first question", |s| {
+        s.contains("change right now?")
+    });
+
+    // Pause: close the tab. /consult resumes with the conversation so far.
+    tmux.send(&["C-w"]);
+    tmux.wait_for("the tab closed", |s| !s.contains("◆ consultation"));
+    tmux.type_text("/consult");
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the resumed consultation", |s| {
+        s.contains("Resuming your consultation (1") && s.contains("change right now?")
+    });
+    assert!(screen.contains("Hi, I want to change jobs."), "{screen}");
+
+    // The interviewer completes it: the marker never shows, the personal coach is prepared.
+    tmux.type_text("That's everything.");
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the consultation complete", |s| {
+        s.contains("The consultation is complete")
+    });
+    assert!(screen.contains("I have what I need"), "{screen}");
+    assert!(!screen.contains("CONSULTATION_COMPLETE"), "{screen}");
+    tmux.wait_for("the personal coach ready", |s| {
+        s.contains("your personal coach is ready (prompt version 1)")
+    });
+
+    // A coaching turn at the will step: the coach proposes, y commits.
+    tmux.send(&["C-t"]);
+    tmux.type_text("OK, I'll send the portfolio this week.");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the proposal", |s| {
+        s.contains("◆ Commit to: Send the portfolio to two studios? [y/n]")
+    });
+    tmux.send(&["y"]);
+    tmux.wait_for("the commitment saved", |s| {
+        s.contains("commitment #1 saved: Send the portfolio to two studios")
+    });
+
+    // A second prompt version, written from the command line while the TUI runs.
+    let regenerate = Command::new("sh")
+        .args(["-c", &format!("{env} {} profile regenerate", sh_quote(bin))])
+        .output()
+        .expect("grow profile regenerate");
+    assert!(
+        regenerate.status.success(),
+        "regenerate: {}",
+        String::from_utf8_lossy(&regenerate.stderr)
+    );
+
+    // The profile: consultation done, two versions, the trend, the commitment.
+    tmux.send(&["F6"]);
+    let screen = tmux.wait_for("the profile screen", |s| {
+        s.contains("Prompt versions") && s.contains("v2")
+    });
+    assert!(screen.contains("completed"), "{screen}");
+    tmux.send(&["G"]);
+    for _ in 0..6 {
+        tmux.send(&["PageDown"]);
+    }
+    let screen = tmux.wait_for("trend and commitments", |s| {
+        s.contains("Trend · 2 snapshot(s)") && s.contains("Commitments · 1 open")
+    });
+    assert!(
+        screen.contains("#1 Send the portfolio to two studios"),
+        "{screen}"
+    );
+    // D: version 1 against the newest.
+    tmux.send(&["D"]);
+    let screen = tmux.wait_for("the diff", |s| s.contains("Prompt version 1 → 2"));
+    assert!(screen.contains("- Zephyrine word1"), "{screen}");
+    for _ in 0..4 {
+        tmux.send(&["PageDown"]);
+    }
+    tmux.wait_for("the new version's lines", |s| {
+        s.contains("+ Revisedine word1")
+    });
+
+    tmux.send(&["C-q"]);
+    let screen = tmux.wait_for("grow to exit", |s| s.contains("grow exited with status"));
+    assert!(screen.contains("grow exited with status 0"), "{screen}");
+    assert_eq!(server.hits(), 7, "no model call beyond the scripted ones");
 }

@@ -8,8 +8,10 @@ use chrono::NaiveDate;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use grow::catalog::{ProviderKind, Usage};
 use grow::coach::api::{
-    AttemptReport, CommitmentStatus, CommitmentView, CostSnapshot, Event, Intent, PersonalStatus,
-    ProfileData, PromptVersion, TurnStatus, TurnSummary,
+    AttemptReport, CommitmentStatus, CommitmentView, ConsultationInfo, ConsultationState,
+    CostEstimate, CostSnapshot, EstimateLine, Event, HistoryPage, Intent, PersonalStatus,
+    ProfileData, PromptVersion, Proposal, StoredMessage, StoredRole, StoredStatus, TurnStatus,
+    TurnSummary,
 };
 use grow::coach::behaviour;
 use grow::coach::profile::{VersionDiff, diff_lines};
@@ -442,12 +444,20 @@ fn profile_data() -> ProfileData {
             status: behaviour::CommitmentStatus::Open,
         },
     ];
-    let metrics = behaviour::compute_metrics(
-        &checkins,
-        &behaviour,
-        day(21),
-        &behaviour::MetricsConfig::default(),
-    );
+    let at = |today: u32| {
+        behaviour::compute_metrics(
+            &checkins,
+            &behaviour,
+            day(today),
+            &behaviour::MetricsConfig::default(),
+        )
+    };
+    let metrics = at(21);
+    // Weekly snapshots before today: the trend.
+    let history = [7, 14]
+        .into_iter()
+        .map(|d| (1_793_534_400_000 + i64::from(d) * 86_400_000, at(d)))
+        .collect();
     let version = |n: i64, reason: &str, text: &str, day_ms: i64| PromptVersion {
         id: n,
         profile_id: 1,
@@ -482,10 +492,25 @@ fn profile_data() -> ProfileData {
             ),
         ],
         metrics,
+        history,
         commitments: vec![
             open(3, "send the portfolio draft", Some(day(19)), true),
             open(4, "ask Anna about the team", None, false),
+            CommitmentView {
+                status: CommitmentStatus::Done,
+                resolved_at: Some(1_793_534_400_000 + 86_400_000),
+                ..open(1, "book the portfolio review", Some(day(6)), false)
+            },
+            CommitmentView {
+                status: CommitmentStatus::Missed,
+                resolved_at: Some(1_793_534_400_000 + 9 * 86_400_000),
+                ..open(2, "write to the recruiter", Some(day(14)), false)
+            },
         ],
+        consultation: ConsultationState::Completed {
+            conversation_id: 40,
+            at: 1_793_534_400_000,
+        },
     }
 }
 
@@ -550,6 +575,512 @@ fn profile_diff_between_the_last_two_versions() {
     s.key(KeyCode::Char('d'), KeyModifiers::NONE, 400);
     let screen = s.render().backend().to_string();
     assert!(screen.contains("Prompt versions"), "{screen}");
+}
+
+fn consultation_info(state: ConsultationState, has_model: bool) -> ConsultationInfo {
+    let line = |interaction, model: &str, calls, cost_usd| EstimateLine {
+        interaction,
+        model: model.into(),
+        calls,
+        input_tokens: 1000,
+        output_tokens: 100,
+        cost_usd,
+    };
+    ConsultationInfo {
+        state,
+        estimate: CostEstimate {
+            lines: vec![
+                line("CONSULTATION", "claude-sonnet-4-6", 12, 0.0738),
+                line("PROFILE_GENERATION", "claude-sonnet-4-6", 1, 0.0123),
+                line("PERSONA_GENERATION", "claude-sonnet-4-6", 1, 0.0267),
+            ],
+            total_usd: 0.1128,
+        },
+        has_model,
+    }
+}
+
+/// One consultation turn as the worker reports it: queued, started, streamed, finished.
+fn consultation_turn(s: &mut Script, turn: u64, conversation_id: i64, answer: &str, ms: u64) {
+    s.ev(Event::ConsultationTurnQueued { turn }, ms);
+    consultation_stream(s, turn, conversation_id, answer, ms);
+}
+
+/// A consultation turn after it was queued: started, streamed, finished.
+fn consultation_stream(s: &mut Script, turn: u64, conversation_id: i64, answer: &str, ms: u64) {
+    s.ev(
+        Event::TurnStarted {
+            turn,
+            conversation_id,
+            user_message_id: 1,
+            compare_lane: None,
+        },
+        ms + 5,
+    );
+    for chunk in answer.split_inclusive(' ') {
+        s.ev(
+            Event::Delta {
+                turn,
+                text: chunk.to_string(),
+            },
+            ms + 300,
+        );
+    }
+    let mut done = summary("claude-sonnet-4-6", TurnStatus::Complete, 0.006, 3.4);
+    done.conversation_id = conversation_id;
+    s.ev(
+        Event::TurnFinished {
+            turn,
+            summary: done,
+        },
+        ms + 400,
+    );
+    s.ev(
+        Event::ConsultationStep {
+            turn,
+            conversation_id,
+            finished: false,
+        },
+        ms + 410,
+    );
+}
+
+#[test]
+fn consultation_is_turned_on_after_its_cost_is_shown() {
+    for (w, h) in [(100, 30), (60, 16)] {
+        let mut s = Script::new(w, h);
+        s.send("/consult", 0);
+        s.ev(
+            Event::Consultation(Box::new(consultation_info(
+                ConsultationState::Disabled,
+                true,
+            ))),
+            100,
+        );
+        snapshot(&format!("consultation_confirm_{w}x{h}"), &s);
+    }
+    let mut s = Script::new(100, 30);
+    s.type_text("/consult", 0);
+    s.key(KeyCode::Enter, KeyModifiers::NONE, 0);
+    assert_eq!(s.app.take_intents(), vec![Intent::Consultation]);
+    s.ev(
+        Event::Consultation(Box::new(consultation_info(
+            ConsultationState::Disabled,
+            true,
+        ))),
+        100,
+    );
+    let screen = s.render().backend().to_string();
+    for needle in [
+        "Turn on the consultation?",
+        "interview",
+        "about $0.11",
+        "Turn it on? [y/n]",
+    ] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+    // Other keys do nothing while the question is open; n leaves it off.
+    s.type_text("x", 200);
+    assert!(s.app.confirm().is_some() && s.app.input_text().is_empty());
+    s.key(KeyCode::Char('n'), KeyModifiers::NONE, 300);
+    assert!(s.app.confirm().is_none());
+    assert!(s.app.take_intents().is_empty());
+    // Asked again, y turns it on; the answer opens the consultation tab.
+    s.send("/consult", 400);
+    s.ev(
+        Event::Consultation(Box::new(consultation_info(
+            ConsultationState::Disabled,
+            true,
+        ))),
+        500,
+    );
+    s.key(KeyCode::Char('y'), KeyModifiers::NONE, 600);
+    assert_eq!(
+        s.app.take_intents(),
+        vec![Intent::EnableConsultation { enabled: true }]
+    );
+    s.ev(
+        Event::Consultation(Box::new(consultation_info(
+            ConsultationState::NotStarted,
+            true,
+        ))),
+        700,
+    );
+    assert!(s.app.tab().consultation);
+    let screen = s.render().backend().to_string();
+    assert!(screen.contains("◆ consultation"), "{screen}");
+    assert!(screen.contains("Say hello to begin"), "{screen}");
+}
+
+#[test]
+fn consultation_chat_pauses_and_resumes() {
+    let mut s = Script::new(100, 30);
+    s.send("/consult", 0);
+    s.ev(
+        Event::Consultation(Box::new(consultation_info(
+            ConsultationState::NotStarted,
+            true,
+        ))),
+        100,
+    );
+    s.type_text("Hi, I want to change jobs.", 200);
+    s.key(KeyCode::Enter, KeyModifiers::NONE, 200);
+    assert_eq!(
+        s.app.take_intents(),
+        vec![Intent::ConsultationTurn {
+            text: "Hi, I want to change jobs.".into()
+        }]
+    );
+    consultation_turn(
+        &mut s,
+        1,
+        40,
+        "Welcome! What would you like to be different a year from now?",
+        300,
+    );
+    snapshot("consultation_tab_100x30", &s);
+    let screen = s.render().backend().to_string();
+    assert!(
+        screen.contains("consultation · /finish ends it"),
+        "{screen}"
+    );
+
+    // Pause: close the tab. A chat send and a consultation send in flight at once still
+    // land in their own tabs, whatever order their turns start in.
+    s.key(KeyCode::Char('w'), KeyModifiers::CONTROL, 1_000);
+    assert!(!s.app.tab().consultation);
+    s.send("/consult", 1_100);
+    s.ev(
+        Event::Consultation(Box::new(consultation_info(
+            ConsultationState::InProgress {
+                conversation_id: 40,
+                exchanges: 1,
+            },
+            true,
+        ))),
+        1_200,
+    );
+    assert!(s.app.take_intents().contains(&Intent::LoadHistory {
+        conversation_id: 40,
+        loaded: 0,
+        page: 100,
+    }));
+    let stored = |id: i64, role: StoredRole, content: &str| StoredMessage {
+        id,
+        conversation_id: 40,
+        role,
+        content: content.into(),
+        model: Some("claude-sonnet-4-6".into()),
+        status: StoredStatus::Complete,
+        compare_lane: None,
+        created_at: 1_793_534_400_000,
+        system_prompt_version_used: None,
+    };
+    s.ev(
+        Event::History(HistoryPage {
+            conversation_id: 40,
+            messages: vec![
+                stored(1, StoredRole::User, "Hi, I want to change jobs."),
+                stored(
+                    2,
+                    StoredRole::Assistant,
+                    "Welcome! What would you like to be different a year from now?",
+                ),
+            ],
+            complete: true,
+        }),
+        1_300,
+    );
+    let screen = s.render().backend().to_string();
+    assert!(
+        screen.contains("Resuming your consultation (1 exchange(s)"),
+        "{screen}"
+    );
+    assert!(screen.contains("year from now?"), "{screen}");
+    assert!(s.app.tab().consultation);
+
+    s.type_text("A job with more design ownership.", 1_400);
+    s.key(KeyCode::Enter, KeyModifiers::NONE, 1_400);
+    s.key(KeyCode::Char('t'), KeyModifiers::CONTROL, 1_500);
+    s.type_text("hello coach", 1_500);
+    s.key(KeyCode::Enter, KeyModifiers::NONE, 1_500);
+    let intents = s.app.take_intents();
+    assert!(intents.contains(&Intent::ConsultationTurn {
+        text: "A job with more design ownership.".into()
+    }));
+    assert!(
+        intents
+            .iter()
+            .any(|i| matches!(i, Intent::Send(r) if r.text == "hello coach"))
+    );
+    // The worker queues the consultation turn as 7; the chat turn 8 starts first.
+    s.ev(Event::ConsultationTurnQueued { turn: 7 }, 1_600);
+    s.ev(
+        Event::TurnStarted {
+            turn: 8,
+            conversation_id: 41,
+            user_message_id: 9,
+            compare_lane: None,
+        },
+        1_610,
+    );
+    assert_eq!(
+        s.app.tab().conversation_id,
+        Some(41),
+        "the chat tab got its turn"
+    );
+    consultation_stream(
+        &mut s,
+        7,
+        40,
+        "What does ownership look like for you?",
+        1_700,
+    );
+    let consultation = s
+        .app
+        .tabs()
+        .iter()
+        .find(|t| t.consultation)
+        .expect("consultation tab");
+    assert!(
+        consultation
+            .messages
+            .iter()
+            .any(|m| m.raw().contains("ownership look like")),
+        "the interviewer's reply is in the consultation tab"
+    );
+
+    // The interviewer ends it: the tab says so and the personal coach is being prepared.
+    s.ev(
+        Event::ConsultationStep {
+            turn: 7,
+            conversation_id: 40,
+            finished: true,
+        },
+        1_800,
+    );
+    s.ev(Event::PersonalCoach(PersonalStatus::Preparing), 1_810);
+    s.key(KeyCode::Char('1'), KeyModifiers::ALT, 1_900);
+    let screen = s.render().backend().to_string();
+    assert!(
+        screen.contains("preparing your personal coach…"),
+        "{screen}"
+    );
+    assert!(screen.contains("The consultation is complete"), "{screen}");
+    assert!(screen.contains("◆ consultation ✓"), "{screen}");
+}
+
+#[test]
+fn finish_command_ends_the_consultation() {
+    let mut s = Script::new(100, 30);
+    s.send("/consult", 0);
+    s.ev(
+        Event::Consultation(Box::new(consultation_info(
+            ConsultationState::NotStarted,
+            true,
+        ))),
+        10,
+    );
+    s.send("Hi", 20);
+    consultation_turn(&mut s, 1, 40, "Welcome! What brings you here?", 30);
+    s.type_text("/finish", 500);
+    s.key(KeyCode::Enter, KeyModifiers::NONE, 500);
+    assert_eq!(s.app.take_intents(), vec![Intent::FinishConsultation]);
+    s.ev(
+        Event::Consultation(Box::new(consultation_info(
+            ConsultationState::Completed {
+                conversation_id: 40,
+                at: 1_793_534_400_000,
+            },
+            true,
+        ))),
+        600,
+    );
+    s.ev(Event::PersonalCoach(PersonalStatus::Preparing), 610);
+    snapshot("consultation_finished_100x30", &s);
+    let screen = s.render().backend().to_string();
+    for needle in [
+        "The consultation is complete",
+        "consultation complete",
+        "preparing your personal coach…",
+    ] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+
+    // Without a model the consultation does not open, and says why.
+    let mut s = Script::new(100, 30);
+    s.send("/consult", 100);
+    s.ev(
+        Event::Consultation(Box::new(consultation_info(
+            ConsultationState::NotStarted,
+            false,
+        ))),
+        200,
+    );
+    assert!(!s.app.tab().consultation);
+    let screen = s.render().backend().to_string();
+    assert!(
+        screen.contains("the consultation needs a model"),
+        "{screen}"
+    );
+}
+
+fn proposal() -> Proposal {
+    Proposal {
+        text: "Send the portfolio to two studios".into(),
+        due: NaiveDate::from_ymd_opt(2026, 11, 27),
+        confirmed: true,
+        evidence: "I'll send it by Friday".into(),
+        model: "claude-haiku-4-5".into(),
+        cost_usd: 0.0011,
+    }
+}
+
+#[test]
+fn commitment_proposal_asks_yes_or_no() {
+    for (w, h) in [(100, 30), (60, 16)] {
+        let mut s = career_chat(w, h);
+        s.ev(
+            Event::CommitmentProposal {
+                conversation_id: 42,
+                proposal: proposal(),
+            },
+            3_000,
+        );
+        snapshot(&format!("proposal_{w}x{h}"), &s);
+    }
+    let mut s = career_chat(100, 30);
+    s.ev(
+        Event::CommitmentProposal {
+            conversation_id: 42,
+            proposal: proposal(),
+        },
+        3_000,
+    );
+    let screen = s.render().backend().to_string();
+    assert!(
+        screen.contains("◆ Commit to: Send the portfolio to two studios by Fri 27 Nov? [y/n]"),
+        "{screen}"
+    );
+    s.key(KeyCode::Char('y'), KeyModifiers::NONE, 3_100);
+    assert_eq!(
+        s.app.take_intents(),
+        vec![Intent::AcceptProposal {
+            conversation_id: Some(42),
+            proposal: proposal(),
+        }]
+    );
+    assert!(s.app.proposal().is_none());
+
+    // While the person types, y and n are text; Alt+N says no, and that one is not asked again.
+    let other = Proposal {
+        text: "Ask Anna about the team".into(),
+        due: None,
+        ..proposal()
+    };
+    s.ev(
+        Event::CommitmentProposal {
+            conversation_id: 42,
+            proposal: other.clone(),
+        },
+        3_200,
+    );
+    s.type_text("maybe, not yet", 3_300);
+    assert_eq!(s.app.input_text(), "maybe, not yet");
+    assert!(s.app.proposal().is_some());
+    let screen = s.render().backend().to_string();
+    assert!(
+        screen.contains("Commit to: Ask Anna about the team? [y/n]  Alt+Y/Alt+N"),
+        "{screen}"
+    );
+    s.key(KeyCode::Char('n'), KeyModifiers::ALT, 3_400);
+    assert!(s.app.proposal().is_none());
+    assert!(
+        s.app
+            .take_intents()
+            .iter()
+            .all(|i| !matches!(i, Intent::AcceptProposal { .. }))
+    );
+    s.ev(
+        Event::CommitmentProposal {
+            conversation_id: 42,
+            proposal: other,
+        },
+        3_500,
+    );
+    assert!(
+        s.app.proposal().is_none(),
+        "a dismissed proposal is not asked again"
+    );
+
+    // /propose asks the coach for the current conversation.
+    for _ in 0.."maybe, not yet".len() {
+        s.key(KeyCode::Backspace, KeyModifiers::NONE, 3_600);
+    }
+    s.type_text("/propose", 3_700);
+    s.key(KeyCode::Enter, KeyModifiers::NONE, 3_700);
+    assert_eq!(
+        s.app.take_intents(),
+        vec![Intent::ProposeCommitment {
+            conversation_id: 42
+        }]
+    );
+}
+
+#[test]
+fn profile_diff_between_any_two_versions() {
+    let mut data = profile_data();
+    let mut v3 = data.versions[1].clone();
+    v3.version = 3;
+    v3.reason = "weekly update: streak up 9 days".into();
+    data.versions.push(v3);
+    let mut s = Script::new(100, 30);
+    s.key(KeyCode::F(6), KeyModifiers::NONE, 0);
+    s.ev(Event::Profile(Box::new(data)), 100);
+    s.app.take_intents();
+    s.key(KeyCode::Char('D'), KeyModifiers::SHIFT, 200);
+    assert_eq!(
+        s.app.take_intents(),
+        vec![Intent::DiffVersions { from: 1, to: 3 }]
+    );
+    let diff = |from, to| {
+        let lines = diff_lines(
+            "Mei.\nAsk one question.\n",
+            "Mei, designer.\nAsk one question.\n",
+        );
+        VersionDiff {
+            from,
+            to,
+            added: 1,
+            removed: 1,
+            lines,
+        }
+    };
+    s.ev(Event::VersionDiff(Box::new(diff(1, 3))), 300);
+    snapshot("profile_diff_any_100x30", &s);
+    // ] moves version A forward, { moves version B back (skipping A): any pair.
+    s.key(KeyCode::Char(']'), KeyModifiers::NONE, 400);
+    assert_eq!(
+        s.app.take_intents(),
+        vec![Intent::DiffVersions { from: 2, to: 3 }]
+    );
+    s.ev(Event::VersionDiff(Box::new(diff(2, 3))), 500);
+    s.key(KeyCode::Char(']'), KeyModifiers::NONE, 600);
+    assert!(
+        s.app.take_intents().is_empty(),
+        "3 is B: nothing newer for A"
+    );
+    s.key(KeyCode::Char('{'), KeyModifiers::NONE, 700);
+    assert_eq!(
+        s.app.take_intents(),
+        vec![Intent::DiffVersions { from: 2, to: 1 }]
+    );
+    let screen = s.render().backend().to_string();
+    assert!(screen.contains("Prompt version 2 → 3"), "{screen}");
+    // c on the profile asks for the consultation.
+    s.key(KeyCode::Char('d'), KeyModifiers::NONE, 800);
+    s.key(KeyCode::Char('c'), KeyModifiers::NONE, 900);
+    assert_eq!(s.app.take_intents(), vec![Intent::Consultation]);
 }
 
 #[test]
@@ -917,7 +1448,13 @@ async fn interactive_demo_with_scripted_worker() -> anyhow::Result<()> {
                 | Intent::ResolveCommitment { .. }
                 | Intent::ListCommitments
                 | Intent::Profile
-                | Intent::DiffVersions { .. } => {
+                | Intent::DiffVersions { .. }
+                | Intent::Consultation
+                | Intent::EnableConsultation { .. }
+                | Intent::ConsultationTurn { .. }
+                | Intent::FinishConsultation
+                | Intent::ProposeCommitment { .. }
+                | Intent::AcceptProposal { .. } => {
                     let _ = event_tx.send(Event::Notice(
                         "scripted worker: no saved history in this demo".into(),
                     ));

@@ -9,7 +9,8 @@ use crate::catalog::Usage;
 use crate::routing::types::RouteDecision;
 
 pub use super::behaviour::Metrics;
-pub use super::commitments::{CommitmentView, Resolution};
+pub use super::commitments::{CommitmentView, Proposal, Resolution};
+pub use super::consultation::{ConsultationState, CostEstimate, EstimateLine};
 pub use super::profile::{DiffLine, PersonalStatus, VersionDiff};
 pub use super::reload::Diagnostics;
 pub use crate::store::{
@@ -87,6 +88,34 @@ pub enum Intent {
         from: i64,
         to: i64,
     },
+    /// Where the consultation is and what it would cost (`Event::Consultation`).
+    Consultation,
+    /// Turns the consultation on or off after the person saw the estimate
+    /// (`Event::Consultation` with the new state).
+    EnableConsultation {
+        enabled: bool,
+    },
+    /// One consultation turn: continues the open consultation or starts one. The worker
+    /// answers `Event::ConsultationTurnQueued` at once (so a face can tell this turn from a
+    /// chat turn), then the usual turn events with the completion marker filtered out of
+    /// the deltas, then `Event::ConsultationStep` (or an `Error`). When the interviewer ends
+    /// the consultation, the personal coach is prepared in the background.
+    ConsultationTurn {
+        text: String,
+    },
+    /// The person has said enough: end the consultation now and prepare the personal coach
+    /// (`Event::Consultation`, `Event::PersonalCoach(Preparing)`).
+    FinishConsultation,
+    /// `/propose`: read the last exchange of a conversation for a commitment
+    /// (`Event::CommitmentProposal`, or a `Notice` when there is none).
+    ProposeCommitment {
+        conversation_id: i64,
+    },
+    /// The person confirmed a proposal: store it (`Event::Notice` naming its number).
+    AcceptProposal {
+        conversation_id: Option<i64>,
+        proposal: Proposal,
+    },
     Shutdown,
 }
 
@@ -128,8 +157,26 @@ pub struct ProfileData {
     pub versions: Vec<PromptVersion>,
     /// Behaviour metrics today over the configured window.
     pub metrics: Metrics,
+    /// Stored behaviour snapshots (job runs, versions), oldest first, at most
+    /// [`TREND_SNAPSHOTS`] of the newest with their time (ms): the metrics' trend.
+    pub history: Vec<(i64, Metrics)>,
     /// By due date, undated last.
     pub commitments: Vec<CommitmentView>,
+    /// Where the consultation is (the profile screen offers to start or resume it).
+    pub consultation: ConsultationState,
+}
+
+/// Most behaviour snapshots the profile screen's trend shows.
+pub const TREND_SNAPSHOTS: usize = 12;
+
+/// The consultation as a face shows it before and while running it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsultationInfo {
+    pub state: ConsultationState,
+    /// What the interview plus generating the profile and prompt should cost.
+    pub estimate: CostEstimate,
+    /// A model that can interview is configured (the offline coach cannot).
+    pub has_model: bool,
 }
 
 /// File format of `Intent::Export`.
@@ -283,6 +330,26 @@ pub enum Event {
     Profile(Box<ProfileData>),
     /// Answer to `Intent::DiffVersions`.
     VersionDiff(Box<VersionDiff>),
+    /// Answer to `Intent::Consultation` and `Intent::EnableConsultation`, and sent when a
+    /// consultation completes.
+    Consultation(Box<ConsultationInfo>),
+    /// `Intent::ConsultationTurn` was received and will run as `turn`.
+    ConsultationTurnQueued {
+        turn: TurnId,
+    },
+    /// A consultation turn ended; `finished`: the interviewer completed the consultation
+    /// and the personal coach is being prepared.
+    ConsultationStep {
+        turn: TurnId,
+        conversation_id: i64,
+        finished: bool,
+    },
+    /// The coach read a commitment in the last exchange; nothing is stored until the person
+    /// confirms it (`Intent::AcceptProposal`).
+    CommitmentProposal {
+        conversation_id: i64,
+        proposal: Proposal,
+    },
     /// A message for the status bar.
     Notice(String),
     /// An error a person should see; the worker keeps running.

@@ -71,6 +71,31 @@ pub struct EstimateEntry {
 pub struct PersonalAssets {
     pub lengths: Lengths,
     pub estimate: Vec<EstimateEntry>,
+    #[serde(default)]
+    pub proposals: ProposalCues,
+}
+
+/// When a coaching turn is read for a commitment to propose (`[proposals]`).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalCues {
+    /// Propose after coaching turns at all (`/propose` works either way).
+    #[serde(default)]
+    pub auto: bool,
+    /// Lowercase phrases that mark the GROW "will" step.
+    #[serde(default)]
+    pub cues: Vec<String>,
+}
+
+impl ProposalCues {
+    /// Whether any of `texts` reaches the will step (and proposals are on).
+    pub fn reached(&self, texts: &[&str]) -> bool {
+        self.auto
+            && texts.iter().any(|t| {
+                let t = t.to_lowercase().replace('’', "'");
+                self.cues.iter().any(|c| t.contains(c.as_str()))
+            })
+    }
 }
 
 impl PersonalAssets {
@@ -100,6 +125,17 @@ impl PersonalAssets {
                         None,
                     ));
                 }
+            }
+        }
+        for (i, cue) in assets.proposals.cues.iter().enumerate() {
+            if cue.trim().is_empty() || *cue != cue.to_lowercase() {
+                return Err(SourceError::at_path(
+                    file,
+                    src,
+                    &toml_path!["proposals", "cues", i],
+                    format!("cue `{cue}` must be non-empty and lowercase"),
+                    None,
+                ));
             }
         }
         for (i, e) in assets.estimate.iter().enumerate() {
@@ -840,5 +876,29 @@ mod tests {
         assert!(s.consultation_enabled);
         let back = serde_json::to_string(&s).unwrap();
         assert!(back.contains(r#""theme":"x""#), "{back}");
+    }
+
+    #[test]
+    fn proposal_cues_mark_the_will_step() {
+        let cues = PersonalAssets::builtin().expect("assets").proposals;
+        assert!(cues.reached(&["OK. I’ll send the portfolio by Friday."]));
+        assert!(cues.reached(&["好的，我会在周五之前把作品集发出去"]));
+        assert!(cues.reached(&["", "Would you like to commit to that?"]));
+        assert!(!cues.reached(&["I keep postponing my portfolio review"]));
+        let off = ProposalCues {
+            auto: false,
+            ..cues
+        };
+        assert!(!off.reached(&["I will run tomorrow"]));
+    }
+
+    #[test]
+    fn an_uppercase_cue_is_refused_with_its_place() {
+        let src = "estimate = []\n[lengths.profile]\nmin_words = 1\nmax_words = 2\nmin_cjk_chars = 1\nmax_cjk_chars = 2\n[lengths.prompt]\nmin_words = 1\nmax_words = 2\nmin_cjk_chars = 1\nmax_cjk_chars = 2\n[proposals]\nauto = true\ncues = [\"I will\"]\n";
+        let err = PersonalAssets::parse("p.toml", src).expect_err("uppercase cue");
+        assert!(
+            err.to_string().contains("must be non-empty and lowercase"),
+            "{err}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The coach worker: receives intents from a face, runs turns as tasks, sends events up.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
@@ -12,12 +12,13 @@ use chrono::{Datelike, Local, NaiveDate, TimeZone};
 use crate::store::{ConversationKind, ListFilter, SnippetStyle};
 
 use super::api::{
-    DashboardData, Event, HistoryPage, Intent, ProfileData, SNIPPET_CLOSE, SNIPPET_OPEN,
-    SendRequest, TurnId,
+    ConsultationInfo, DashboardData, Event, HistoryPage, Intent, ProfileData, SNIPPET_CLOSE,
+    SNIPPET_OPEN, SendRequest, TREND_SNAPSHOTS, TurnId, TurnStatus, TurnSummary,
 };
+use super::consultation::MarkerFilter;
 use super::engine::{CancelSignal, Coach};
 use super::jobs::{JobOutcome, run_jobs};
-use super::profile::PersonalStatus;
+use super::profile::{PersonalAssets, PersonalStatus, ProposalCues};
 
 /// Starts the worker on the current tokio runtime; returns the face's ends of the channels.
 pub fn spawn(coach: Arc<Coach>) -> (UnboundedSender<Intent>, UnboundedReceiver<Event>) {
@@ -257,6 +258,49 @@ async fn run(
                 coach.diff_versions(from, to),
                 |d| Event::VersionDiff(Box::new(d)),
             ),
+            Intent::Consultation => reply(
+                &events,
+                "reading the consultation",
+                consultation_info(&coach),
+                |i| Event::Consultation(Box::new(i)),
+            ),
+            Intent::EnableConsultation { enabled } => reply(
+                &events,
+                "changing the consultation",
+                coach
+                    .set_consultation_enabled(enabled)
+                    .and_then(|()| consultation_info(&coach)),
+                |i| Event::Consultation(Box::new(i)),
+            ),
+            Intent::ConsultationTurn { text } => {
+                let turn = next_turn;
+                next_turn += 1;
+                let _ = events.send(Event::ConsultationTurnQueued { turn });
+                let (tx, cancel) = CancelSignal::new();
+                cancels.insert(turn, tx);
+                spawn_consultation_turn(coach.clone(), events.clone(), turn, text, cancel);
+            }
+            Intent::FinishConsultation => match coach.finish_consultation() {
+                Ok(conversation_id) => {
+                    tracing::info!(conversation_id, "consultation finished by the person");
+                    consultation_completed(&coach, &events);
+                }
+                Err(e) => {
+                    let _ = events.send(Event::Error(format!("{e:#}")));
+                }
+            },
+            Intent::ProposeCommitment { conversation_id } => {
+                spawn_proposal(coach.clone(), events.clone(), conversation_id, true);
+            }
+            Intent::AcceptProposal {
+                conversation_id,
+                proposal,
+            } => reply(
+                &events,
+                "saving the commitment",
+                coach.accept_proposal(&proposal, conversation_id),
+                |c| Event::Notice(format!("commitment #{} saved: {}", c.id, describe(&c))),
+            ),
             Intent::Shutdown => break,
         }
     }
@@ -274,7 +318,7 @@ fn spawn_turn(
     cancel: CancelSignal,
 ) {
     tokio::spawn(async move {
-        if let Err(e) = coach
+        match coach
             .run_turn(
                 turn,
                 &req,
@@ -286,10 +330,177 @@ fn spawn_turn(
             )
             .await
         {
-            tracing::error!(turn, "turn failed: {e:#}");
-            let _ = events.send(Event::Error(format!("{e:#}")));
+            Ok(summary) if lane.is_none() && reaches_will_step(&coach, &req.text, &summary) => {
+                spawn_proposal(coach, events, summary.conversation_id, false);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(turn, "turn failed: {e:#}");
+                let _ = events.send(Event::Error(format!("{e:#}")));
+            }
         }
     });
+}
+
+/// Whether a finished coaching turn is worth reading for a commitment: answered by a model
+/// (the offline coach cannot extract one), complete, and the person's message or the answer
+/// carries a will-step cue (`[proposals]` in `assets/personalization.toml`).
+fn reaches_will_step(coach: &Coach, user_text: &str, summary: &TurnSummary) -> bool {
+    if summary.status != TurnStatus::Complete || summary.offline || !coach.has_remote_provider() {
+        return false;
+    }
+    // The shipped asset is validated by tests; read it once, not on every turn.
+    static CUES: OnceLock<Option<ProposalCues>> = OnceLock::new();
+    let Some(cues) = CUES.get_or_init(|| match PersonalAssets::builtin() {
+        Ok(a) => Some(a.proposals),
+        Err(e) => {
+            tracing::warn!("proposal cues unreadable, no automatic proposals: {e}");
+            None
+        }
+    }) else {
+        return false;
+    };
+    let reply = summary
+        .assistant_message_id
+        .and_then(|id| coach.with_store(|s| s.message(id)).ok().flatten())
+        .map(|m| m.content)
+        .unwrap_or_default();
+    cues.reached(&[user_text, &reply])
+}
+
+/// Reads the last exchange for a commitment to propose. `asked`: the person asked
+/// (`/propose`), so "nothing found" and failures are told; after an ordinary turn they are
+/// only logged.
+fn spawn_proposal(
+    coach: Arc<Coach>,
+    events: UnboundedSender<Event>,
+    conversation_id: i64,
+    asked: bool,
+) {
+    if !coach.has_remote_provider() {
+        if asked {
+            let _ = events.send(Event::Error(
+                "proposing a commitment needs a model: set ANTHROPIC_API_KEY or OPENAI_API_KEY (the offline coach cannot); /commit <text> [by <date>] works without one".into(),
+            ));
+        }
+        return;
+    }
+    tokio::spawn(async move {
+        match coach.propose_commitment(conversation_id).await {
+            Ok(Some(proposal)) => {
+                tracing::info!(conversation_id, model = %proposal.model, "commitment proposed");
+                let _ = events.send(Event::CommitmentProposal {
+                    conversation_id,
+                    proposal,
+                });
+            }
+            Ok(None) => {
+                tracing::debug!(conversation_id, "no commitment in the last exchange");
+                if asked {
+                    let _ = events.send(Event::Notice(
+                        "no new commitment in the last exchange (/commit <text> [by <date>] notes one yourself)".into(),
+                    ));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(conversation_id, "proposing a commitment failed: {e:#}");
+                if asked {
+                    let _ = events.send(Event::Error(format!(
+                        "proposing a commitment failed: {e:#}"
+                    )));
+                }
+            }
+        }
+    });
+}
+
+/// Runs one consultation turn, hiding the completion marker from the streamed text; when
+/// the interviewer ends the consultation, the personal coach is prepared in the background.
+fn spawn_consultation_turn(
+    coach: Arc<Coach>,
+    events: UnboundedSender<Event>,
+    turn: TurnId,
+    text: String,
+    cancel: CancelSignal,
+) {
+    let (filtered_tx, mut filtered_rx) = mpsc::unbounded_channel::<Event>();
+    let out = events.clone();
+    let forward = tokio::spawn(async move {
+        let mut filter = MarkerFilter::default();
+        while let Some(event) = filtered_rx.recv().await {
+            let event = match event {
+                Event::Delta { turn, text } => {
+                    let shown = filter.push(&text);
+                    if shown.is_empty() {
+                        continue;
+                    }
+                    Event::Delta { turn, text: shown }
+                }
+                finished @ Event::TurnFinished { .. } => {
+                    let rest = filter.finish();
+                    if let Event::TurnFinished { turn, .. } = &finished
+                        && !rest.is_empty()
+                    {
+                        let _ = out.send(Event::Delta {
+                            turn: *turn,
+                            text: rest,
+                        });
+                    }
+                    finished
+                }
+                other => other,
+            };
+            if out.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let result = coach
+            .consultation_turn(turn, &text, &filtered_tx, cancel)
+            .await;
+        drop(filtered_tx);
+        // Everything the turn streamed is on its way before the step is reported.
+        let _ = forward.await;
+        match result {
+            Ok(step) => {
+                let _ = events.send(Event::ConsultationStep {
+                    turn,
+                    conversation_id: step.conversation_id,
+                    finished: step.finished,
+                });
+                if step.finished {
+                    consultation_completed(&coach, &events);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(turn, "consultation turn failed: {e:#}");
+                let _ = events.send(Event::Error(format!("{e:#}")));
+            }
+        }
+    });
+}
+
+/// After a consultation ends: start preparing the personal coach (chat keeps working on
+/// the generic prompt meanwhile) and tell the face at once.
+fn consultation_completed(coach: &Arc<Coach>, events: &UnboundedSender<Event>) {
+    if Coach::spawn_personal_generation(coach).is_some() {
+        let _ = events.send(Event::PersonalCoach(PersonalStatus::Preparing));
+    }
+    reply(
+        events,
+        "reading the consultation",
+        consultation_info(coach),
+        |i| Event::Consultation(Box::new(i)),
+    );
+}
+
+fn consultation_info(coach: &Coach) -> anyhow::Result<ConsultationInfo> {
+    Ok(ConsultationInfo {
+        state: coach.consultation_state()?,
+        estimate: coach.consultation_estimate()?,
+        has_model: coach.has_remote_provider(),
+    })
 }
 
 /// Sends `ok(value)`, or an `Error` event naming what failed.
@@ -311,7 +522,9 @@ fn profile_data(coach: &Coach) -> anyhow::Result<ProfileData> {
         status: coach.personal_status()?,
         versions: coach.prompt_history()?,
         metrics: coach.behaviour_metrics()?,
+        history: coach.behaviour_history(TREND_SNAPSHOTS)?,
         commitments: coach.commitments_list()?,
+        consultation: coach.consultation_state()?,
     })
 }
 

@@ -24,8 +24,9 @@ use super::theme::{Theme, ThemeKind};
 use super::views;
 use crate::catalog::OFFLINE_MODEL;
 use crate::coach::api::{
-    CostSnapshot, DashboardData, Event, ExportFormat, HistoryPage, Intent, PersonalStatus,
-    ProfileData, SendRequest, TurnId, TurnStatus, VersionDiff,
+    ConsultationInfo, ConsultationState, CostSnapshot, DashboardData, Event, ExportFormat,
+    HistoryPage, Intent, PersonalStatus, ProfileData, Proposal, SendRequest, TurnId, TurnStatus,
+    VersionDiff,
 };
 use crate::routing::types::{RouteDecision, Safety};
 use crate::sanitize::strip_controls;
@@ -113,6 +114,52 @@ pub struct Status {
     pub since: Instant,
 }
 
+/// A yes/no question drawn over everything; only y/Enter and n/Esc answer it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub title: String,
+    /// What the person should know before answering (one row each).
+    pub lines: Vec<String>,
+    pub question: String,
+    action: ConfirmAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConfirmAction {
+    EnableConsultation,
+}
+
+/// A commitment the coach proposed, waiting for the person's yes or no.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingProposal {
+    pub conversation_id: i64,
+    pub proposal: Proposal,
+}
+
+impl PendingProposal {
+    /// `Commit to: Send the portfolio by Fri 27 Nov? [y/n]`.
+    pub fn question(&self) -> String {
+        format!(
+            "Commit to: {}{}",
+            strip_controls(&self.proposal.text),
+            self.question_end()
+        )
+    }
+
+    /// ` by Fri 27 Nov? [y/n]`: the part a narrow screen must not cut.
+    pub fn question_end(&self) -> String {
+        let due = self
+            .proposal
+            .due
+            .map(|d| format!(" by {}", d.format("%a %-d %b")))
+            .unwrap_or_default();
+        format!("{due}? [y/n]")
+    }
+}
+
+/// Title of a consultation tab.
+pub const CONSULTATION_TITLE: &str = "◆ consultation";
+
 #[derive(Debug, Clone)]
 struct Abandoned {
     seq: u64,
@@ -158,6 +205,19 @@ pub struct App {
     profile_scroll: u16,
     /// The diff shown instead of the profile (`d`), when one arrived.
     profile_diff: Option<VersionDiff>,
+    /// The consultation as the worker last described it.
+    consultation: Option<ConsultationInfo>,
+    /// The person asked for the consultation: the next description opens it (or asks to
+    /// turn it on).
+    consultation_requested: bool,
+    /// A yes/no question over everything.
+    confirm: Option<Confirm>,
+    /// A commitment the coach proposed, waiting for yes or no.
+    proposal: Option<PendingProposal>,
+    /// Proposals said no to in this session (lowercase text), not asked again.
+    dismissed_proposals: Vec<String>,
+    /// Consultation turns given up before they started: their TurnStarted belongs to no tab.
+    cancelled_turns: Vec<TurnId>,
     screen: Screen,
     review: ReviewState,
     dashboard: Option<DashboardData>,
@@ -208,6 +268,12 @@ impl App {
             profile_loading: false,
             profile_scroll: 0,
             profile_diff: None,
+            consultation: None,
+            consultation_requested: false,
+            confirm: None,
+            proposal: None,
+            dismissed_proposals: Vec::new(),
+            cancelled_turns: Vec::new(),
             screen: Screen::Chat,
             review: ReviewState::new(opts.utc_offset_minutes),
             dashboard: None,
@@ -316,6 +382,18 @@ impl App {
     }
     pub fn profile_loading(&self) -> bool {
         self.profile_loading
+    }
+    /// The consultation as the worker last described it.
+    pub fn consultation(&self) -> Option<&ConsultationInfo> {
+        self.consultation.as_ref()
+    }
+    /// The yes/no question on screen, if any.
+    pub fn confirm(&self) -> Option<&Confirm> {
+        self.confirm.as_ref()
+    }
+    /// The commitment proposal waiting for an answer, if any.
+    pub fn proposal(&self) -> Option<&PendingProposal> {
+        self.proposal.as_ref()
     }
     /// Lines scrolled past at the top of the profile screen.
     pub fn profile_scroll(&self) -> u16 {
@@ -510,6 +588,13 @@ impl App {
             return;
         }
 
+        if self.confirm.is_some() {
+            return self.confirm_key(key);
+        }
+        if self.proposal.is_some() && self.proposal_key(key) {
+            return;
+        }
+
         let editing_search = self.screen == Screen::Review && self.review.search.editing;
         match key.code {
             KeyCode::Char('o') if ctrl => return self.toggle_screen(Screen::Review),
@@ -648,7 +733,13 @@ impl App {
         self.input.set_cursor_line_style(Style::default());
         self.input.set_wrap_mode(WrapMode::WordOrGlyph);
         self.input
-            .set_placeholder_text("Message the coach…  (/help for commands)");
+            .set_placeholder_text(if self.consultation_tab_done() {
+                "Write to start a new consultation…  (Ctrl+T opens a chat tab)"
+            } else if self.tab().consultation {
+                "Answer the interviewer…  (/finish ends the consultation)"
+            } else {
+                "Message the coach…  (/help for commands)"
+            });
         self.input.set_placeholder_style(self.theme.dim);
         let cursor = if self.focus == Focus::Input {
             Style::default().add_modifier(ratatui::style::Modifier::REVERSED)
@@ -783,6 +874,19 @@ impl App {
                     .push(Intent::ResolveCommitment { id, resolution });
             }
             Command::Commitments => self.outbox.push(Intent::ListCommitments),
+            Command::Propose => match self.tab().conversation_id {
+                Some(conversation_id) if !self.tab().consultation => {
+                    self.outbox
+                        .push(Intent::ProposeCommitment { conversation_id });
+                    self.info("reading the last exchange for a commitment…");
+                }
+                _ => self.warn("nothing to read yet: /propose works after a coaching turn"),
+            },
+            Command::Consult => self.request_consultation(),
+            Command::Finish => {
+                self.outbox.push(Intent::FinishConsultation);
+                self.info("finishing the consultation…");
+            }
             Command::Help => {
                 self.show_help = true;
                 self.help_scroll = 0;
@@ -826,6 +930,11 @@ impl App {
             pin: tab.pin.clone(),
             force_upgrade: std::mem::take(&mut tab.upgrade_next),
         };
+        if tab.consultation && compare {
+            self.warn("the consultation is an interview: /compare works in a chat tab");
+            return false;
+        }
+        let consultation = tab.consultation;
         let mut msg = Message::new(Role::User, text.clone());
         msg.compare = compare;
         tab.push_message(msg);
@@ -834,6 +943,7 @@ impl App {
             since: now,
             expected: if compare { 2 } else { 1 },
             text,
+            turn: None,
         });
         tab.selected_turn = None;
         // Sending means wanting to see the answer.
@@ -846,6 +956,9 @@ impl App {
             tab.show_compare = true;
             tab.compare_scroll = 0;
             self.outbox.push(Intent::Compare(request));
+        } else if consultation {
+            self.outbox
+                .push(Intent::ConsultationTurn { text: request.text });
         } else {
             self.outbox.push(Intent::Send(request));
         }
@@ -867,12 +980,20 @@ impl App {
         let tab = &self.tabs[self.active];
         let live: Vec<TurnId> = tab.live_turns().map(|t| t.turn).collect();
         let id = tab.id;
-        if let Some(p) = &tab.pending {
-            self.abandoned.push(Abandoned {
+        match (&tab.pending, tab.consultation) {
+            // A consultation turn not yet queued is cancelled when it is.
+            (Some(p), true) => {
+                if let Some(turn) = p.turn {
+                    self.cancelled_turns.push(turn);
+                    self.outbox.push(Intent::Cancel { turn });
+                }
+            }
+            (Some(p), false) => self.abandoned.push(Abandoned {
                 seq: p.seq,
                 conversation_id: tab.conversation_id,
                 expected: p.expected,
-            });
+            }),
+            (None, _) => {}
         }
         for turn in live {
             self.outbox.push(Intent::Cancel { turn });
@@ -896,6 +1017,7 @@ impl App {
 
     fn activate(&mut self, i: usize) {
         self.active = i;
+        self.style_input();
         self.preview = None;
         self.last_preview_text.clear();
         let now = self.now;
@@ -1086,6 +1208,62 @@ impl App {
         }
     }
 
+    /// Prompt version numbers, oldest first.
+    fn version_numbers(&self) -> Vec<i64> {
+        self.profile
+            .as_ref()
+            .map(|p| p.versions.iter().map(|v| v.version).collect())
+            .unwrap_or_default()
+    }
+
+    fn request_diff(&mut self, from: i64, to: i64) {
+        self.outbox.push(Intent::DiffVersions { from, to });
+        self.info(format!("comparing prompt versions {from} and {to}…"));
+    }
+
+    /// `D` on the profile screen: the first version against the newest.
+    fn diff_first_to_newest(&mut self) {
+        match self.version_numbers().as_slice() {
+            [first, .., last] => {
+                let (first, last) = (*first, *last);
+                self.request_diff(first, last);
+            }
+            _ => self.info("a diff needs two prompt versions"),
+        }
+    }
+
+    /// `[`/`]` move version A (`from`) of the open diff to the previous/next version,
+    /// `{`/`}` version B (`to`); any two versions can be compared, never one with itself.
+    fn step_diff(&mut self, move_from: bool, delta: isize) {
+        let Some((from, to)) = self.profile_diff.as_ref().map(|d| (d.from, d.to)) else {
+            return self.info("d or D opens a diff first");
+        };
+        let nums = self.version_numbers();
+        let (moving, other) = if move_from { (from, to) } else { (to, from) };
+        let Some(mut i) = nums.iter().position(|v| *v == moving) else {
+            return;
+        };
+        let next = loop {
+            let j = i as isize + delta;
+            if j < 0 || j >= nums.len() as isize {
+                break None;
+            }
+            i = j as usize;
+            if nums[i] != other {
+                break Some(nums[i]);
+            }
+        };
+        match next {
+            Some(v) if move_from => self.request_diff(v, to),
+            Some(v) => self.request_diff(from, v),
+            None => self.info(if delta < 0 {
+                "no older version to compare"
+            } else {
+                "no newer version to compare"
+            }),
+        }
+    }
+
     fn request_profile(&mut self) {
         self.profile_loading = true;
         self.outbox.push(Intent::Profile);
@@ -1105,6 +1283,12 @@ impl App {
             KeyCode::Char('g') | KeyCode::Home => self.profile_scroll = 0,
             KeyCode::Char('r') => self.request_profile(),
             KeyCode::Char('d') => self.toggle_profile_diff(),
+            KeyCode::Char('D') => self.diff_first_to_newest(),
+            KeyCode::Char('[') => self.step_diff(true, -1),
+            KeyCode::Char(']') => self.step_diff(true, 1),
+            KeyCode::Char('{') => self.step_diff(false, -1),
+            KeyCode::Char('}') => self.step_diff(false, 1),
+            KeyCode::Char('c') => self.request_consultation(),
             KeyCode::Char('?') => {
                 self.show_help = true;
                 self.help_scroll = 0;
@@ -1165,6 +1349,229 @@ impl App {
         }
     }
 
+    // ----- consultation, confirmations and proposals -----
+
+    fn confirm_key(&mut self, key: KeyEvent) {
+        match key.code {
+            KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+                if let Some(c) = self.confirm.take() {
+                    match c.action {
+                        ConfirmAction::EnableConsultation => {
+                            self.outbox
+                                .push(Intent::EnableConsultation { enabled: true });
+                            self.info("turning the consultation on…");
+                        }
+                    }
+                }
+            }
+            KeyCode::Char('n' | 'N') | KeyCode::Esc => {
+                if let Some(c) = self.confirm.take() {
+                    match c.action {
+                        ConfirmAction::EnableConsultation => {
+                            self.consultation_requested = false;
+                            self.info("the consultation stays off (/consult asks again)");
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// y/n answer a proposal while there is no draft to type into (Alt+Y/Alt+N always do);
+    /// Esc with an empty draft says no. False when the key is not for the proposal.
+    fn proposal_key(&mut self, key: KeyEvent) -> bool {
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        let plain = !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let free = self.screen == Screen::Chat && self.input_text().trim().is_empty();
+        match key.code {
+            KeyCode::Char('y' | 'Y') if alt || (plain && free) => {
+                if let Some(p) = self.proposal.take() {
+                    self.outbox.push(Intent::AcceptProposal {
+                        conversation_id: Some(p.conversation_id),
+                        proposal: p.proposal,
+                    });
+                    self.info("saving the commitment…");
+                    self.refresh_view();
+                }
+                true
+            }
+            KeyCode::Char('n' | 'N') if alt || (plain && free) => {
+                self.dismiss_proposal();
+                true
+            }
+            KeyCode::Esc if free && !self.tab().is_busy() => {
+                self.dismiss_proposal();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn dismiss_proposal(&mut self) {
+        if let Some(p) = self.proposal.take() {
+            self.dismissed_proposals
+                .push(p.proposal.text.trim().to_lowercase());
+            self.info("not committed (/commit <text> [by <date>] notes one any time)");
+            self.refresh_view();
+        }
+    }
+
+    /// `/consult`, or `c` on the profile screen: ask the worker where the consultation is;
+    /// its answer opens it (or asks to turn it on, showing the cost).
+    pub fn request_consultation(&mut self) {
+        self.consultation_requested = true;
+        self.outbox.push(Intent::Consultation);
+        self.info("opening the consultation…");
+    }
+
+    fn consultation_arrived(&mut self, info: ConsultationInfo) {
+        if let Some(p) = &mut self.profile {
+            p.consultation = info.state.clone();
+        }
+        if let ConsultationState::Completed {
+            conversation_id, ..
+        } = info.state
+        {
+            self.consultation_completed(conversation_id);
+        }
+        let requested = std::mem::take(&mut self.consultation_requested);
+        self.consultation = Some(info.clone());
+        if !requested {
+            return;
+        }
+        match info.state {
+            ConsultationState::Disabled => {
+                self.consultation_requested = true;
+                self.confirm = Some(enable_consultation_question(&info));
+            }
+            _ if !info.has_model => self.warn(
+                "the consultation needs a model: set ANTHROPIC_API_KEY or OPENAI_API_KEY (or a local endpoint); the offline coach cannot interview you",
+            ),
+            ConsultationState::NotStarted => self.open_consultation(None, false),
+            ConsultationState::InProgress {
+                conversation_id,
+                exchanges,
+            } => self.open_consultation(Some((conversation_id, exchanges)), false),
+            ConsultationState::Completed { .. } => self.open_consultation(None, true),
+        }
+    }
+
+    /// Opens (or goes to) the consultation tab; `resume`: the paused consultation and how
+    /// many exchanges it has, whose messages load as in a resumed chat.
+    fn open_consultation(&mut self, resume: Option<(i64, u64)>, after_completed: bool) {
+        self.screen = Screen::Chat;
+        if let Some(i) = self.tabs.iter().position(|t| t.consultation) {
+            self.activate(i);
+            self.set_focus(Focus::Input);
+            self.info("the consultation is open in this tab");
+            return;
+        }
+        let intro = match resume {
+            Some((conversation_id, exchanges)) => {
+                self.resume_conversation(conversation_id, CONSULTATION_TITLE);
+                format!(
+                    "Resuming your consultation ({exchanges} exchange(s) so far). Write to continue; \
+                     leave this tab any time to pause; /finish ends it and prepares your personal coach."
+                )
+            }
+            None => {
+                let reuse = self.tab().conversation_id.is_none()
+                    && !self.tab().is_busy()
+                    && self.tab().messages.iter().all(|m| m.role != Role::User);
+                if !reuse {
+                    self.new_tab();
+                }
+                self.tabs[self.active].messages.clear();
+                let again = if after_completed {
+                    "Your last consultation is complete; writing here starts a new one (a new personal prompt version follows). "
+                } else {
+                    ""
+                };
+                format!(
+                    "{again}Consultation: the coach interviews you about your goals, your situation, \
+                     what you tried and what got in the way, your values and how you like to be \
+                     coached. Say hello to begin. Leave this tab any time to pause (/consult \
+                     resumes); /finish ends it and prepares your personal coach."
+                )
+            }
+        };
+        let tab = &mut self.tabs[self.active];
+        tab.consultation = true;
+        tab.title = CONSULTATION_TITLE.to_string();
+        tab.push_message(Message::new(Role::Notice, intro));
+        self.set_focus(Focus::Input);
+        self.refresh_view();
+        self.info("consultation open: write to the interviewer (/finish ends it)");
+    }
+
+    fn consultation_queued(&mut self, turn: TurnId) {
+        let waiting = self
+            .tabs
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.consultation)
+            .filter_map(|(i, t)| {
+                t.pending
+                    .as_ref()
+                    .filter(|p| p.turn.is_none())
+                    .map(|p| (p.seq, i))
+            })
+            .min();
+        match waiting {
+            Some((_, i)) => {
+                if let Some(p) = &mut self.tabs[i].pending {
+                    p.turn = Some(turn);
+                }
+            }
+            None => {
+                // Stopped, or its tab closed, before the worker queued it.
+                self.cancelled_turns.push(turn);
+                self.outbox.push(Intent::Cancel { turn });
+            }
+        }
+    }
+
+    fn consultation_step(&mut self, turn: TurnId, conversation_id: i64, finished: bool) {
+        if finished {
+            tracing::debug!(
+                turn,
+                conversation_id,
+                "the interviewer completed the consultation"
+            );
+            self.consultation_completed(conversation_id);
+            self.info("consultation complete: preparing your personal coach…");
+        }
+    }
+
+    /// Says so in the consultation's tab, once (the interviewer ended it, or `/finish`).
+    fn consultation_completed(&mut self, conversation_id: i64) {
+        let done_title = format!("{CONSULTATION_TITLE} ✓");
+        let Some(i) = self.tabs.iter().position(|t| {
+            t.consultation && t.conversation_id == Some(conversation_id) && t.title != done_title
+        }) else {
+            return;
+        };
+        let first = self.tabs[i].messages.len();
+        self.change_tab(i, first, |tab| {
+            tab.title = done_title;
+            tab.push_message(Message::new(
+                Role::Notice,
+                "The consultation is complete. Preparing your personal coach… the chat keeps the \
+                 generic coach until it is ready (F6 shows your profile). Writing here starts a \
+                 new consultation.",
+            ));
+        });
+        self.style_input();
+    }
+
+    /// Whether the consultation in the active tab is complete.
+    pub fn consultation_tab_done(&self) -> bool {
+        self.tab().consultation && self.tab().title.ends_with('✓')
+    }
+
     // ----- cancelling and quitting -----
 
     fn cancel_active(&mut self) {
@@ -1172,6 +1579,7 @@ impl App {
         let first = self.tabs[tab_idx].messages.len().saturating_sub(1);
         let mut cancelled = Vec::new();
         let mut abandoned = None;
+        let mut unstarted = None;
         self.change_tab(tab_idx, first, |tab| {
             for rec in tab.turns.iter_mut().filter(|t| !t.finished()) {
                 rec.cancelled = true;
@@ -1182,11 +1590,16 @@ impl App {
                 }
             }
             if let Some(p) = tab.pending.take() {
-                abandoned = Some(Abandoned {
-                    seq: p.seq,
-                    conversation_id: tab.conversation_id,
-                    expected: p.expected,
-                });
+                if tab.consultation {
+                    // Bound to its turn already, or cancelled when the worker queues it.
+                    unstarted = p.turn;
+                } else {
+                    abandoned = Some(Abandoned {
+                        seq: p.seq,
+                        conversation_id: tab.conversation_id,
+                        expected: p.expected,
+                    });
+                }
                 if cancelled.is_empty() {
                     // Not started yet: the worker has the message; its turn is cancelled
                     // when it starts.
@@ -1198,6 +1611,10 @@ impl App {
             }
         });
         self.abandoned.extend(abandoned);
+        if let Some(turn) = unstarted {
+            self.cancelled_turns.push(turn);
+            cancelled.push(turn);
+        }
         for turn in &cancelled {
             self.outbox.push(Intent::Cancel { turn: *turn });
         }
@@ -1396,6 +1813,26 @@ impl App {
                     self.profile_scroll = 0;
                 }
             }
+            Event::Consultation(info) => self.consultation_arrived(*info),
+            Event::ConsultationTurnQueued { turn } => self.consultation_queued(turn),
+            Event::ConsultationStep {
+                turn,
+                conversation_id,
+                finished,
+            } => self.consultation_step(turn, conversation_id, finished),
+            Event::CommitmentProposal {
+                conversation_id,
+                proposal,
+            } => {
+                let text = proposal.text.trim().to_lowercase();
+                if !self.dismissed_proposals.contains(&text) {
+                    self.proposal = Some(PendingProposal {
+                        conversation_id,
+                        proposal,
+                    });
+                    self.refresh_view();
+                }
+            }
             Event::Notice(text) => self.info(text),
             Event::Error(text) => {
                 self.review.search.waiting = false;
@@ -1454,12 +1891,22 @@ impl App {
     fn turn_started(&mut self, turn: TurnId, conversation_id: i64, lane: Option<u8>) {
         // The worker starts turns in the order it received the sends: the oldest send that
         // can belong to this conversation is the one.
+        if let Some(at) = self.cancelled_turns.iter().position(|t| *t == turn) {
+            self.cancelled_turns.remove(at);
+            self.outbox.push(Intent::Cancel { turn });
+            return;
+        }
+        // A consultation turn was bound to its tab when the worker queued it.
+        let bound = self
+            .tabs
+            .iter()
+            .position(|t| t.pending.as_ref().is_some_and(|p| p.turn == Some(turn)));
         let fits = |cid: Option<i64>| cid.is_none() || cid == Some(conversation_id);
         let oldest_tab = self
             .tabs
             .iter()
             .enumerate()
-            .filter(|(_, t)| fits(t.conversation_id))
+            .filter(|(_, t)| !t.consultation && fits(t.conversation_id))
             .filter_map(|(i, t)| t.pending.as_ref().map(|p| (p.seq, i)))
             .min();
         let oldest_abandoned = self
@@ -1469,23 +1916,26 @@ impl App {
             .filter(|(_, a)| fits(a.conversation_id))
             .map(|(j, a)| (a.seq, j))
             .min();
-        let tab_idx = match (oldest_tab, oldest_abandoned) {
-            (Some((ts, i)), Some((as_, _))) if ts < as_ => i,
-            (Some((_, i)), None) => i,
-            (_, Some((_, j))) => {
-                self.abandoned[j].expected = self.abandoned[j].expected.saturating_sub(1);
-                if self.abandoned[j].expected == 0 {
-                    self.abandoned.remove(j);
+        let tab_idx = match (bound, oldest_tab, oldest_abandoned) {
+            (Some(i), _, _) => i,
+            (None, tab, abandoned) => match (tab, abandoned) {
+                (Some((ts, i)), Some((as_, _))) if ts < as_ => i,
+                (Some((_, i)), None) => i,
+                (_, Some((_, j))) => {
+                    self.abandoned[j].expected = self.abandoned[j].expected.saturating_sub(1);
+                    if self.abandoned[j].expected == 0 {
+                        self.abandoned.remove(j);
+                    }
+                    self.outbox.push(Intent::Cancel { turn });
+                    return;
                 }
-                self.outbox.push(Intent::Cancel { turn });
-                return;
-            }
-            (None, None) => {
-                // Not ours (another face, or a bug): stop spending on it.
-                tracing::debug!(turn, conversation_id, "turn started for no open send");
-                self.outbox.push(Intent::Cancel { turn });
-                return;
-            }
+                (None, None) => {
+                    // Not ours (another face, or a bug): stop spending on it.
+                    tracing::debug!(turn, conversation_id, "turn started for no open send");
+                    self.outbox.push(Intent::Cancel { turn });
+                    return;
+                }
+            },
         };
         let first = self.tabs[tab_idx].messages.len();
         let tab_id = self.tabs[tab_idx].id;
@@ -1500,6 +1950,10 @@ impl App {
                 }
             }
             tab.conversation_id = Some(conversation_id);
+            if tab.consultation {
+                // Writing after a completed consultation starts a new one.
+                tab.title = CONSULTATION_TITLE.to_string();
+            }
             let mut rec = TurnRecord::new(turn, lane, since);
             record_idx = tab.turns.len();
             match lane {
@@ -1518,6 +1972,7 @@ impl App {
             tab.turns.push(rec);
         });
         self.turn_index.insert(turn, (tab_id, record_idx));
+        self.style_input();
     }
 
     /// Runs `f` on a known turn with its tab, keeping the view stable. `None` for turns of
@@ -1626,6 +2081,50 @@ impl App {
         tab.title = title.into();
         tab.messages = messages;
         self.refresh_view();
+    }
+}
+
+/// The question before the consultation is turned on: what it is and what it costs.
+fn enable_consultation_question(info: &ConsultationInfo) -> Confirm {
+    let mut lines = vec![
+        "A guided interview (about 12 exchanges) about your goals, your situation, what you \
+         tried, your values and how you like to be coached; then grow writes your profile and \
+         a personal coaching prompt. Pause any time; /consult resumes."
+            .to_string(),
+        String::new(),
+        "estimated cost (catalog prices, typical token counts):".to_string(),
+    ];
+    for l in &info.estimate.lines {
+        let what = match l.interaction {
+            "CONSULTATION" => "interview",
+            "PROFILE_GENERATION" => "profile",
+            "PERSONA_GENERATION" => "personal prompt",
+            other => other,
+        };
+        lines.push(format!(
+            "  {what:<16}{:>3} × {:<20}{:>8}",
+            l.calls,
+            strip_controls(&l.model),
+            views::money(l.cost_usd)
+        ));
+    }
+    lines.push(format!(
+        "  {:<16}{:>34}",
+        "total",
+        format!("about {}", views::money(info.estimate.total_usd))
+    ));
+    if !info.has_model {
+        lines.push(String::new());
+        lines.push(
+            "No model is configured yet: set ANTHROPIC_API_KEY or OPENAI_API_KEY to start it."
+                .to_string(),
+        );
+    }
+    Confirm {
+        title: "Turn on the consultation?".to_string(),
+        lines,
+        question: "Turn it on? [y/n]".to_string(),
+        action: ConfirmAction::EnableConsultation,
     }
 }
 

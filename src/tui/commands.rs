@@ -1,6 +1,6 @@
 //! Slash commands typed in the input: `/new`, `/model <id>`, `/auto`, `/upgrade`,
 //! `/compare <text>`, `/export [md|json]`, `/commit <text> [by <date>]`, `/done N`,
-//! `/missed N`, `/commitments`, `/help`, `/quit`.
+//! `/missed N`, `/commitments`, `/propose`, `/consult`, `/finish`, `/help`, `/quit`.
 
 use crate::coach::api::{CommitmentStatus, CommitmentView, ExportFormat, Resolution};
 use crate::source_error::nearest;
@@ -22,6 +22,12 @@ pub enum Command {
     /// `/done N`, `/missed N`.
     Resolve(i64, Resolution),
     Commitments,
+    /// Ask the coach to read the last exchange for a commitment to propose.
+    Propose,
+    /// Open the intake consultation (turning it on first shows its cost).
+    Consult,
+    /// End the consultation now and prepare the personal coach.
+    Finish,
     Help,
     Quit,
 }
@@ -46,6 +52,21 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/done", "<N>", "mark commitment N as done"),
     ("/missed", "<N>", "mark commitment N as missed"),
     ("/commitments", "", "list your commitments"),
+    (
+        "/propose",
+        "",
+        "let the coach propose a commitment from the last exchange",
+    ),
+    (
+        "/consult",
+        "",
+        "the intake consultation: start, or resume where you paused",
+    ),
+    (
+        "/finish",
+        "",
+        "end the consultation and prepare your personal coach",
+    ),
     ("/help", "", "show keys and commands"),
     ("/quit", "", "leave grow"),
 ];
@@ -136,6 +157,9 @@ pub fn parse(input: &str) -> Option<Result<Command, CommandError>> {
             commitment_number(arg, "/missed <N>").map(|n| Command::Resolve(n, Resolution::Missed))
         }
         "/commitments" => no_arg(Command::Commitments, "/commitments"),
+        "/propose" => no_arg(Command::Propose, "/propose"),
+        "/consult" | "/consultation" => no_arg(Command::Consult, "/consult"),
+        "/finish" => no_arg(Command::Finish, "/finish"),
         "/help" | "/?" => Ok(Command::Help),
         "/quit" | "/exit" => no_arg(Command::Quit, "/quit"),
         other => Err(CommandError::Unknown {
@@ -258,6 +282,13 @@ mod tests {
             );
         }
         assert_eq!(parse("/commitments"), Some(Ok(Command::Commitments)));
+        assert_eq!(parse("/propose"), Some(Ok(Command::Propose)));
+        assert_eq!(parse("/consult"), Some(Ok(Command::Consult)));
+        assert_eq!(parse("/finish"), Some(Ok(Command::Finish)));
+        assert!(matches!(
+            parse("/finish now"),
+            Some(Err(CommandError::BadArgument { .. }))
+        ));
         assert!(matches!(
             parse("/commitments all"),
             Some(Err(CommandError::BadArgument { .. }))

@@ -443,6 +443,8 @@ pub struct Pending {
     /// TurnStarted events still expected (two for a comparison).
     pub expected: u8,
     pub text: String,
+    /// A consultation turn, once the worker has said which turn it runs as.
+    pub turn: Option<TurnId>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -473,6 +475,8 @@ pub struct Tab {
     pub conversation_cost: f64,
     /// A resumed conversation: how much of its stored history is loaded.
     pub history: Option<HistoryCursor>,
+    /// The intake consultation: messages go to the interviewer, not the coach.
+    pub consultation: bool,
 }
 
 /// Paging through a saved conversation's messages, newest first.
@@ -505,6 +509,7 @@ impl Tab {
             cost_per_turn: Vec::new(),
             conversation_cost: 0.0,
             history: None,
+            consultation: false,
         }
     }
 

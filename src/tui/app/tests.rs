@@ -892,3 +892,81 @@ fn review_and_dashboard_open_close_and_ask_the_worker() {
     a.handle_key(ctrl('q'), c.at(14));
     assert!(a.should_quit());
 }
+
+fn open_consultation_tab(a: &mut App, c: &Clock) {
+    a.request_consultation();
+    a.handle_coach_event(
+        Event::Consultation(Box::new(ConsultationInfo {
+            state: ConsultationState::NotStarted,
+            estimate: crate::coach::api::CostEstimate {
+                lines: Vec::new(),
+                total_usd: 0.1,
+            },
+            has_model: true,
+        })),
+        c.at(1),
+    );
+    a.take_intents();
+    assert!(a.tab().consultation);
+}
+
+#[test]
+fn a_consultation_send_stopped_before_it_is_queued_is_cancelled_when_it_is() {
+    let (mut a, c) = app();
+    open_consultation_tab(&mut a, &c);
+    type_str(&mut a, "hello", c.at(10));
+    a.handle_key(key(KeyCode::Enter), c.at(10));
+    assert_eq!(
+        a.take_intents(),
+        vec![Intent::ConsultationTurn {
+            text: "hello".into()
+        }]
+    );
+    // Stopped before the worker said which turn it is.
+    a.handle_key(key(KeyCode::Esc), c.at(20));
+    assert!(!a.tab().is_busy());
+    a.handle_coach_event(Event::ConsultationTurnQueued { turn: 5 }, c.at(30));
+    assert_eq!(a.take_intents(), vec![Intent::Cancel { turn: 5 }]);
+    // Its start is not taken for a chat send waiting in another tab.
+    a.new_tab();
+    type_str(&mut a, "a chat message", c.at(40));
+    a.handle_key(key(KeyCode::Enter), c.at(40));
+    a.take_intents();
+    a.handle_coach_event(
+        Event::TurnStarted {
+            turn: 5,
+            conversation_id: 40,
+            user_message_id: 1,
+            compare_lane: None,
+        },
+        c.at(50),
+    );
+    assert_eq!(a.take_intents(), vec![Intent::Cancel { turn: 5 }]);
+    assert!(
+        a.tab().pending.is_some(),
+        "the chat send still waits for its turn"
+    );
+    a.handle_coach_event(
+        Event::TurnStarted {
+            turn: 6,
+            conversation_id: 41,
+            user_message_id: 2,
+            compare_lane: None,
+        },
+        c.at(60),
+    );
+    assert_eq!(a.tab().conversation_id, Some(41));
+}
+
+#[test]
+fn a_consultation_tab_refuses_compare() {
+    let (mut a, c) = app();
+    open_consultation_tab(&mut a, &c);
+    type_str(&mut a, "/compare which job?", c.at(10));
+    a.handle_key(key(KeyCode::Enter), c.at(10));
+    assert!(a.take_intents().is_empty());
+    assert!(
+        a.status()
+            .is_some_and(|s| s.text.contains("/compare works in a chat tab"))
+    );
+}

@@ -139,7 +139,11 @@ pub fn draw_messages(frame: &mut Frame<'_>, area: Rect, app: &App) {
         .border_type(BorderType::Rounded)
         .border_style(if focused { t.border_focus } else { t.border })
         .title(Span::styled(
-            " chat ",
+            if tab.consultation {
+                " consultation "
+            } else {
+                " chat "
+            },
             if focused { t.title } else { t.dim },
         ));
     if tab.scroll > 0 {

@@ -53,6 +53,26 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "Commitment proposal (Commit to: …? [y/n])",
+        &[
+            ("y / n", "commit / dismiss, while the input is empty"),
+            ("Alt+Y / Alt+N", "commit / dismiss, any time"),
+            ("Esc", "dismiss, while the input is empty"),
+        ],
+    ),
+    (
+        "Consultation (/consult)",
+        &[
+            ("Enter", "answer the interviewer"),
+            ("switch or close the tab", "pause; /consult resumes"),
+            ("/finish", "end it; your personal coach is prepared"),
+            (
+                "y / n",
+                "turn it on / leave it off, after the cost is shown",
+            ),
+        ],
+    ),
+    (
         "Messages pane",
         &[
             ("j / k, ↓ / ↑", "scroll one line"),
@@ -119,6 +139,19 @@ pub const PROFILE_KEYS: &[(&str, &[(&str, &str)])] = &[(
         ("g, Home", "top"),
         ("r", "refresh"),
         ("d", "diff: newest prompt version against the one before"),
+        ("D", "diff: first prompt version against the newest"),
+        (
+            "[ / ]",
+            "in a diff: version A to the previous / next version",
+        ),
+        (
+            "{ / }",
+            "in a diff: version B to the previous / next version",
+        ),
+        (
+            "c",
+            "consultation: turn on (shows the cost), start or resume",
+        ),
         ("Esc, q", "back to the chat"),
         ("?", "this help"),
     ],

@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod compare;
+pub mod confirm;
 pub mod cost;
 pub mod dashboard;
 pub mod help;
@@ -35,6 +36,8 @@ pub struct AppLayout {
     pub messages: Rect,
     /// Beside the chat when wide; the chat's own area when narrow (drawn over it).
     pub routing: Option<Rect>,
+    /// The commitment proposal's question (no rows without one).
+    pub proposal: Rect,
     pub input: Rect,
     pub cost: Rect,
     pub status: Rect,
@@ -55,9 +58,11 @@ pub fn layout(area: Rect, app: &App) -> AppLayout {
     } else {
         1
     };
-    let [tabs, main, input, cost, status, hints] = Layout::vertical([
+    let proposal_lines = u16::from(app.proposal().is_some());
+    let [tabs, main, proposal, input, cost, status, hints] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
+        Constraint::Length(proposal_lines),
         Constraint::Length(input_lines + 2),
         Constraint::Length(cost_lines),
         Constraint::Length(1),
@@ -79,6 +84,7 @@ pub fn layout(area: Rect, app: &App) -> AppLayout {
         tabs,
         messages,
         routing,
+        proposal,
         input,
         cost,
         status,
@@ -100,6 +106,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         if app.show_help() {
             help::draw(frame, area, app);
         }
+        if app.confirm().is_some() {
+            confirm::draw(frame, area, app);
+        }
         return;
     }
     chat::draw_tabs(frame, l.tabs, app);
@@ -112,12 +121,18 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     if let Some(r) = l.routing {
         routing::draw(frame, r, app);
     }
+    if app.proposal().is_some() {
+        confirm::draw_proposal(frame, l.proposal, app);
+    }
     chat::draw_input(frame, l.input, app);
     cost::draw(frame, l.cost, app);
     status::draw_status(frame, l.status, app);
     status::draw_hints(frame, l.hints, app);
     if app.show_help() {
         help::draw(frame, area, app);
+    }
+    if app.confirm().is_some() {
+        confirm::draw(frame, area, app);
     }
 }
 
@@ -168,7 +183,7 @@ fn draw_screen_bar(frame: &mut Frame<'_>, area: Rect, app: &App) {
             Some(d) => format!("{} · [ ] month", d.month),
             None => String::new(),
         },
-        Screen::Profile => "read-only · d diff · r refresh".to_string(),
+        Screen::Profile => "d/D diff · c consultation · r refresh".to_string(),
         Screen::Chat => String::new(),
     };
     let room = usize::from(area.width).saturating_sub(used + 2);

@@ -1,6 +1,7 @@
-//! The Profile screen (F6), read-only: the personal coach's state, the current profile
-//! text, every prompt version (newest first, with why it was written, by which model and at
-//! what cost), the behaviour metrics over the window and the open commitments.
+//! The Profile screen (F6): the personal coach's state and the consultation's, the current
+//! profile text, every prompt version (newest first, with why it was written, by which model
+//! and at what cost) and a diff between any two of them, the behaviour metrics over the
+//! window with their trend over the stored snapshots, and the commitments.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -12,7 +13,9 @@ use super::super::review::format_time;
 use super::super::theme::Theme;
 use super::super::wrap::wrap_spans;
 use super::money;
-use crate::coach::api::{CommitmentStatus, PersonalStatus, ProfileData, VersionDiff};
+use crate::coach::api::{
+    CommitmentStatus, ConsultationState, Metrics, PersonalStatus, ProfileData, VersionDiff,
+};
 use crate::sanitize::strip_controls;
 
 /// Width of the metric names column.
@@ -49,7 +52,7 @@ pub fn diff_lines(diff: &VersionDiff, w: usize, t: &Theme) -> Vec<Line<'static>>
     let mut lines = vec![
         heading(
             &format!(
-                "Prompt version {} → {} · +{} −{} · d: back to the profile",
+                "Prompt version {} → {} · +{} −{} · [ ] version A · {{ }} version B · d back",
                 diff.from, diff.to, diff.added, diff.removed
             ),
             t,
@@ -133,6 +136,34 @@ pub fn profile_lines(d: &ProfileData, w: usize, utc_offset: i32, t: &Theme) -> V
                 l
             }),
     );
+
+    let (consult, consult_style) = match &d.consultation {
+        ConsultationState::Disabled => (
+            "off · c turns it on (shows the cost first)".to_string(),
+            t.dim,
+        ),
+        ConsultationState::NotStarted => ("on, not started · c starts it".to_string(), t.accent),
+        ConsultationState::InProgress { exchanges, .. } => (
+            format!("paused after {exchanges} exchange(s) · c resumes it"),
+            t.accent,
+        ),
+        ConsultationState::Completed { at, .. } => (
+            format!(
+                "completed {} · c starts a new one",
+                format_time(*at, utc_offset, false)
+            ),
+            t.ok,
+        ),
+    };
+    lines.extend(wrap_spans(
+        &[Span::styled(consult, consult_style)],
+        &[Span::styled(
+            format!("   {:<LABEL_W$}", "consultation"),
+            t.dim,
+        )],
+        &[Span::raw(" ".repeat(LABEL_W + 3))],
+        w,
+    ));
 
     lines.push(Line::default());
     lines.push(heading("Profile", t));
@@ -240,16 +271,27 @@ pub fn profile_lines(d: &ProfileData, w: usize, utc_offset: i32, t: &Theme) -> V
         ));
     }
 
+    lines.extend(trend_lines(d, w, t));
+
+    let count = |s: CommitmentStatus| d.commitments.iter().filter(|c| c.status == s).count();
     lines.push(Line::default());
-    lines.push(heading("Open commitments", t));
+    lines.push(heading(
+        &format!(
+            "Commitments · {} open, {} done, {} missed",
+            count(CommitmentStatus::Open),
+            count(CommitmentStatus::Done),
+            count(CommitmentStatus::Missed)
+        ),
+        t,
+    ));
     let open: Vec<_> = d
         .commitments
         .iter()
         .filter(|c| c.status == CommitmentStatus::Open)
         .collect();
-    if open.is_empty() {
+    if d.commitments.is_empty() {
         lines.push(Line::from(Span::styled(
-            "   none (/commit <text> [by <date>] in the chat)",
+            "   none (/commit <text> [by <date>] in the chat, or say yes to one the coach proposes)",
             t.dim,
         )));
     }
@@ -269,6 +311,154 @@ pub fn profile_lines(d: &ProfileData, w: usize, utc_offset: i32, t: &Theme) -> V
             &spans,
             &[Span::raw("   ")],
             &[Span::raw("     ")],
+            w,
+        ));
+    }
+    // Resolved ones, the most recent first.
+    let mut resolved: Vec<_> = d
+        .commitments
+        .iter()
+        .filter(|c| c.status != CommitmentStatus::Open)
+        .collect();
+    resolved.sort_by_key(|c| std::cmp::Reverse(c.resolved_at.unwrap_or(c.created_at)));
+    for c in resolved.iter().take(RESOLVED_SHOWN) {
+        let (mark, style) = match c.status {
+            CommitmentStatus::Done => ("✓ done", t.ok),
+            _ => ("✗ missed", t.warn),
+        };
+        let mut spans = vec![
+            Span::styled(format!("#{} ", c.id), t.dim),
+            Span::styled(format!("{mark} "), style),
+            Span::styled(strip_controls(&c.text).into_owned(), t.dim),
+        ];
+        if let Some(due) = c.due {
+            spans.push(Span::styled(format!(" · due {due}"), t.dim));
+        }
+        lines.extend(wrap_spans(
+            &spans,
+            &[Span::raw("   ")],
+            &[Span::raw("     ")],
+            w,
+        ));
+    }
+    if resolved.len() > RESOLVED_SHOWN {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "   … {} older (/commitments lists them)",
+                resolved.len() - RESOLVED_SHOWN
+            ),
+            t.dim,
+        )));
+    }
+    lines
+}
+
+/// Resolved commitments listed under the open ones.
+const RESOLVED_SHOWN: usize = 8;
+
+/// Block characters of the sparklines, lowest first.
+const SPARK: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// One metric's values over the snapshots and now: `None` where it had no value (adherence
+/// with nothing due). `max`: the top of the scale (1 for shares; the largest value for
+/// day counts).
+pub fn sparkline(values: &[Option<f64>], max: f64) -> String {
+    values
+        .iter()
+        .map(|v| match v {
+            Some(x) if max > 0.0 && x.is_finite() => {
+                let i = ((x / max).clamp(0.0, 1.0) * (SPARK.len() - 1) as f64).round() as usize;
+                SPARK[i.min(SPARK.len() - 1)]
+            }
+            Some(_) => SPARK[0],
+            None => '·',
+        })
+        .collect()
+}
+
+/// How a metric moved since the last snapshot: arrow, signed change and unit.
+fn delta(now: Option<f64>, before: Option<f64>, points: bool) -> (String, Option<bool>) {
+    match (now, before) {
+        (Some(n), Some(b)) => {
+            let d = if points { (n - b) * 100.0 } else { n - b };
+            let unit = if points { " pts" } else { " d" };
+            if d.abs() < 0.5 {
+                ("= no change".to_string(), None)
+            } else if d > 0.0 {
+                (format!("▲ +{d:.0}{unit}"), Some(true))
+            } else {
+                (format!("▼ −{:.0}{unit}", d.abs()), Some(false))
+            }
+        }
+        (None, _) => ("nothing due".to_string(), None),
+        (Some(_), None) => ("new".to_string(), None),
+    }
+}
+
+/// The trend: per metric a sparkline over the stored snapshots then now, and the change
+/// since the newest snapshot.
+fn trend_lines(d: &ProfileData, w: usize, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::default()];
+    let Some((_, last)) = d.history.last() else {
+        lines.push(heading("Trend", t));
+        lines.push(Line::from(Span::styled(
+            "   no snapshots yet: each prompt version and each weekly check stores one",
+            t.dim,
+        )));
+        return lines;
+    };
+    let since = last.today;
+    lines.push(heading(
+        &format!(
+            "Trend · {} snapshot(s) then now · change since {since}",
+            d.history.len()
+        ),
+        t,
+    ));
+    let series: Vec<&Metrics> = d
+        .history
+        .iter()
+        .map(|(_, m)| m)
+        .chain(std::iter::once(&d.metrics))
+        .collect();
+    type Get = fn(&Metrics) -> Option<f64>;
+    let rows: [(&str, Get, bool); 4] = [
+        ("logging consistency", |m| Some(m.logging_consistency), true),
+        (
+            "current streak",
+            |m| Some(f64::from(m.current_streak)),
+            false,
+        ),
+        ("best streak", |m| Some(f64::from(m.best_streak)), false),
+        ("adherence", |m| m.adherence, true),
+    ];
+    for (name, get, share) in rows {
+        let values: Vec<Option<f64>> = series.iter().map(|m| get(m)).collect();
+        let max = if share {
+            1.0
+        } else {
+            values.iter().flatten().fold(1.0_f64, |a, b| a.max(*b))
+        };
+        let now = get(&d.metrics);
+        let current = match now {
+            Some(x) if share => percent(x),
+            Some(x) => format!("{x:.0} d"),
+            None => "–".to_string(),
+        };
+        let (change, better) = delta(now, get(last), share);
+        let style = match better {
+            Some(true) => t.ok,
+            Some(false) => t.warn,
+            None => t.dim,
+        };
+        lines.extend(wrap_spans(
+            &[
+                Span::styled(sparkline(&values, max), t.accent),
+                Span::styled(format!(" {current:>5} "), t.base),
+                Span::styled(change, style),
+            ],
+            &[Span::styled(format!("   {name:<LABEL_W$}"), t.dim)],
+            &[Span::raw(" ".repeat(LABEL_W + 3))],
             w,
         ));
     }

@@ -17,6 +17,13 @@ pub fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App) {
     if app.personal_preparing() {
         right.push(Span::styled("preparing your personal coach… ", t.accent));
     }
+    if tab.consultation && app.screen() == Screen::Chat {
+        right.push(if app.consultation_tab_done() {
+            Span::styled("consultation complete ", t.ok)
+        } else {
+            Span::styled("consultation · /finish ends it ", t.accent)
+        });
+    }
     match &tab.pin {
         Some(p) => right.push(Span::styled(format!("model: {p} (pinned) "), t.warn)),
         None => right.push(Span::styled("model: auto ", t.dim)),
@@ -56,6 +63,8 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let mut pairs: Vec<(&str, &str)> = Vec::new();
     if app.show_help() {
         pairs.extend([("Esc", "close help"), ("j/k", "scroll")]);
+    } else if app.confirm().is_some() {
+        pairs.extend([("y/Enter", "yes"), ("n/Esc", "no"), ("Ctrl+Q", "quit")]);
     } else if app.screen() == Screen::Review {
         let r = app.review();
         if r.search.editing {
@@ -89,10 +98,20 @@ pub fn draw_hints(frame: &mut Frame<'_>, area: Rect, app: &App) {
             }
         }
         pairs.push(("Ctrl+Q", "quit"));
+    } else if app.screen() == Screen::Profile && app.profile_diff().is_some() {
+        pairs.extend([
+            ("[ ]", "version A"),
+            ("{ }", "version B"),
+            ("d", "back"),
+            ("j/k", "scroll"),
+            ("Esc", "chat"),
+            ("?", "help"),
+        ]);
     } else if app.screen() == Screen::Profile {
         pairs.extend([
             ("j/k", "scroll"),
-            ("d", "diff"),
+            ("d/D", "diff"),
+            ("c", "consultation"),
             ("r", "refresh"),
             ("Esc", "chat"),
             ("?", "help"),
