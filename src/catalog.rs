@@ -109,6 +109,13 @@ impl Usage {
 }
 
 impl ModelSpec {
+    /// Capability per price: higher is better. Blends input and output price as a chat turn
+    /// does (input-heavy), and damps price so a free local model does not beat everything.
+    pub fn value_score(&self) -> f64 {
+        let blended = (3.0 * self.input + self.output) / 4.0;
+        self.capability / (1.0 + blended / 10.0)
+    }
+
     /// Cost in USD of `usage` on this model, at catalog prices.
     pub fn cost(&self, usage: &Usage) -> f64 {
         (usage.input_tokens as f64 * self.input
@@ -140,6 +147,9 @@ impl ModelSpec {
 pub struct Catalog {
     models: Vec<ModelSpec>,
     by_id: HashMap<String, usize>,
+    /// Model indices by `value_score`, best first (ties by id): fallback plans walk this order
+    /// on every decision, so it is sorted once here.
+    by_value: Vec<usize>,
 }
 
 /// The catalog file's default/upgrade pair.
@@ -168,6 +178,17 @@ pub fn builtin_default_pair() -> DefaultPair {
     toml::from_str::<OnlyDefaults>(BUILTIN_CATALOG)
         .map(|f| f.defaults)
         .unwrap_or_default()
+}
+
+fn value_order(models: &[ModelSpec]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..models.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&models[a], &models[b]);
+        b.value_score()
+            .total_cmp(&a.value_score())
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    order
 }
 
 impl Catalog {
@@ -217,7 +238,17 @@ impl Catalog {
             .enumerate()
             .map(|(i, m)| (m.id.clone(), i))
             .collect();
-        Catalog { models, by_id }
+        let by_value = value_order(&models);
+        Catalog {
+            models,
+            by_id,
+            by_value,
+        }
+    }
+
+    /// Every model, best `value_score` first (ties by id).
+    pub fn by_value(&self) -> impl Iterator<Item = &ModelSpec> {
+        self.by_value.iter().map(|&i| &self.models[i])
     }
 
     fn first_duplicate(&self) -> Option<(usize, &str)> {
@@ -266,6 +297,7 @@ impl Catalog {
                 }
             }
         }
+        self.by_value = value_order(&self.models);
         Ok(())
     }
 

@@ -35,6 +35,14 @@ pub fn estimate_tokens(text: &str) -> u64 {
     let mut cjk_bytes: u64 = 0;
     let mut i = 0;
     while i < bytes.len() {
+        // Skip ASCII eight bytes at a time: most text is mostly ASCII.
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0x80; 8]));
+            if word & 0x8080_8080_8080_8080 == 0 {
+                i += 8;
+                continue;
+            }
+        }
         let b = bytes[i];
         // Every CJK range is at U+2E80 or above, so only 3- and 4-byte sequences can be CJK;
         // everything else is counted by its bytes without decoding.
@@ -42,12 +50,13 @@ pub fn estimate_tokens(text: &str) -> u64 {
             i += 1;
             continue;
         }
-        let (width, cp) = if b < 0xF0 {
-            (3, decode3(bytes, i))
-        } else {
-            (4, decode4(bytes, i))
+        let (width, counts) = match b {
+            // U+5000..=U+9FFF: all CJK unified ideographs, most of any Chinese text.
+            0xE5..=0xE9 => (3, true),
+            0xE0..=0xEF => (3, is_cjk_code(decode3(bytes, i))),
+            _ => (4, is_cjk_code(decode4(bytes, i))),
         };
-        if char::from_u32(cp).is_some_and(is_cjk) {
+        if counts {
             cjk += 1;
             cjk_bytes += width as u64;
         }
@@ -55,6 +64,10 @@ pub fn estimate_tokens(text: &str) -> u64 {
     }
     let other_bytes = bytes.len() as u64 - cjk_bytes;
     cjk + other_bytes.div_ceil(4)
+}
+
+fn is_cjk_code(cp: u32) -> bool {
+    char::from_u32(cp).is_some_and(is_cjk)
 }
 
 fn continuation(bytes: &[u8], at: usize) -> u32 {

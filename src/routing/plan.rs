@@ -14,13 +14,6 @@ const SAME_TIER_MAX: usize = 2;
 const LOWER_TIER_MAX: usize = 2;
 const ANY_MAX: usize = 1;
 
-/// Capability per price: higher is better. Blends input and output price as a chat turn
-/// does (input-heavy), and damps price so a free local model does not beat everything.
-pub fn value_score(m: &ModelSpec) -> f64 {
-    let blended = (3.0 * m.input + m.output) / 4.0;
-    m.capability / (1.0 + blended / 10.0)
-}
-
 pub struct PlanInputs<'a> {
     pub catalog: &'a Catalog,
     pub primary: &'a ModelSpec,
@@ -75,9 +68,9 @@ pub fn build(inputs: &PlanInputs<'_>) -> Plan {
         _ => steps.push(step(primary, PlanRole::Primary)),
     }
 
-    let mut usable: Vec<&ModelSpec> = catalog
-        .models()
-        .iter()
+    // Best value first: the catalog keeps its models in that order.
+    let usable: Vec<&ModelSpec> = catalog
+        .by_value()
         .filter(|m| m.id != primary.id && !m.is_offline() && !excluded.contains(&m.id))
         .filter(|m| fits(m, needed_tokens, budget_margin))
         .filter(|m| match health.state(&m.id, now_ms) {
@@ -92,11 +85,6 @@ pub fn build(inputs: &PlanInputs<'_>) -> Plan {
             _ => true,
         })
         .collect();
-    usable.sort_by(|a, b| {
-        value_score(b)
-            .total_cmp(&value_score(a))
-            .then_with(|| a.id.cmp(&b.id))
-    });
 
     for m in usable
         .iter()
@@ -110,10 +98,9 @@ pub fn build(inputs: &PlanInputs<'_>) -> Plan {
     for m in lower.into_iter().take(LOWER_TIER_MAX) {
         steps.push(step(m, PlanRole::LowerTier));
     }
-    let in_plan: HashSet<&str> = steps.iter().map(|s| s.model.as_str()).collect();
     let any: Vec<PlanStep> = usable
         .iter()
-        .filter(|m| !in_plan.contains(m.id.as_str()))
+        .filter(|m| steps.iter().all(|s| s.model != m.id))
         .take(ANY_MAX)
         .map(|m| step(m, PlanRole::AnyAvailable))
         .collect();

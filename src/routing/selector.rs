@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use crate::catalog::{Catalog, ModelSpec};
 
 use super::health::HealthBook;
-use super::plan::{self, PlanInputs, budget_of, fits, value_score};
+use super::plan::{self, PlanInputs, budget_of, fits};
 use super::signals::safety_of;
 use super::types::{EscalationRisk, RouteDecision, Safety, Signal, SignalOrigin};
 
@@ -93,8 +93,20 @@ pub struct Findings {
 }
 
 fn describe(s: &Signal) -> String {
-    let evidence: String = s.evidence.chars().take(60).collect();
-    format!("{} ({:.2}, '{}')", s.kind, s.score, evidence)
+    let cut = s
+        .evidence
+        .char_indices()
+        .nth(60)
+        .map_or(s.evidence.len(), |(i, _)| i);
+    // Hundredths as integers: float formatting is the slowest part of a decision's reasons.
+    let hundredths = (s.score.clamp(0.0, 1.0) * 100.0).round() as u32;
+    format!(
+        "{} ({}.{:02}, '{}')",
+        s.kind,
+        hundredths / 100,
+        hundredths % 100,
+        &s.evidence[..cut]
+    )
 }
 
 fn lookup<'c>(catalog: &'c Catalog, id: &str) -> Result<&'c ModelSpec, RouteError> {
@@ -261,8 +273,8 @@ fn escalate_for_budget<'c>(
     };
     let best = |it: &mut dyn Iterator<Item = &'c ModelSpec>| {
         it.max_by(|a, b| {
-            value_score(a)
-                .total_cmp(&value_score(b))
+            a.value_score()
+                .total_cmp(&b.value_score())
                 .then_with(|| b.id.cmp(&a.id))
         })
     };
@@ -520,7 +532,7 @@ mod tests {
             .models()
             .iter()
             .filter(|m| !m.is_offline() && m.tier <= 2 && fits(m, 800_020, 0.85))
-            .max_by(|a, b| value_score(a).total_cmp(&value_score(b)))
+            .max_by(|a, b| a.value_score().total_cmp(&b.value_score()))
             .unwrap();
         assert_eq!(d.model, best.id);
     }
