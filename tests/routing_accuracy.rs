@@ -24,6 +24,7 @@ use serde::Deserialize;
 const CASES: &str = include_str!("data/routing_cases.jsonl");
 const HOLDOUT: &str = include_str!("data/routing_holdout.jsonl");
 const BLIND: &str = include_str!("data/routing_blind.jsonl");
+const FRESH: &str = include_str!("data/routing_fresh.jsonl");
 
 const MIN_ACCURACY: f64 = 0.90;
 const MAX_FALSE_UPGRADE: f64 = 0.05;
@@ -78,6 +79,10 @@ fn load_holdout() -> Vec<Case> {
 
 fn load_blind() -> Vec<Case> {
     load("routing_blind.jsonl", BLIND)
+}
+
+fn load_fresh() -> Vec<Case> {
+    load("routing_fresh.jsonl", FRESH)
 }
 
 fn router() -> Router {
@@ -435,4 +440,11 @@ fn blind_set_report() {
     let preds = predict_all(&cases);
     println!("{}", report("routing_blind.jsonl", &cases, &preds));
     assert_floors(&cases, &preds, MIN_HOLDOUT_CRISIS_RECALL);
+}
+
+#[test]
+fn fresh_set_report() {
+    let cases = load_fresh();
+    let preds = predict_all(&cases);
+    println!("{}", report("routing_fresh.jsonl", &cases, &preds));
 }

@@ -100,24 +100,25 @@ impl std::fmt::Debug for Matcher {
     }
 }
 
-/// One way a literal counts: its boundary requirements and the sets it belongs to. A literal
-/// has several when the same text is a whole word in one phrase and a stem in another.
-#[derive(Debug, Clone)]
-pub(crate) struct PatternInfo {
+/// What a match of one literal means for one phrase set: the set, its role (copied here so
+/// the scan reads one small record per match) and the word boundaries the phrase needs. A
+/// literal has several entries when it belongs to several sets, or is a whole word in one
+/// phrase and a stem in another.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    pub set: SetId,
+    pub role: SetRole,
     pub left_boundary: bool,
     pub right_boundary: bool,
-    /// Range into `Lexicon::pattern_sets`.
-    pub sets: (u32, u32),
 }
 
 /// The compiled lexicon. Immutable after load; `Send + Sync`, share it by reference.
 #[derive(Debug, Clone)]
 pub struct Lexicon {
     pub(crate) matcher: Matcher,
-    /// Per literal (the automaton's match value): its range of `patterns`.
+    /// Per literal (the automaton's match value): its range of `entries`.
     pub(crate) literals: Vec<(u32, u32)>,
-    pub(crate) patterns: Vec<PatternInfo>,
-    pub(crate) pattern_sets: Vec<SetId>,
+    pub(crate) entries: Vec<Entry>,
     pub(crate) set_roles: Vec<SetRole>,
     pub(crate) set_names: Vec<String>,
     pub(crate) guards: Vec<Guard>,
@@ -233,13 +234,13 @@ impl Lexicon {
 
     /// Number of literals compiled into the automaton.
     pub fn pattern_count(&self) -> usize {
-        self.patterns.len()
+        self.literals.len()
     }
 
-    /// The ways the literal with automaton value `literal` counts.
-    pub(crate) fn patterns_of(&self, literal: u32) -> &[PatternInfo] {
+    /// The meanings of the literal with automaton value `literal`.
+    pub(crate) fn entries_of(&self, literal: u32) -> &[Entry] {
         let (from, to) = self.literals[literal as usize];
-        &self.patterns[from as usize..to as usize]
+        &self.entries[from as usize..to as usize]
     }
 }
 
@@ -287,6 +288,13 @@ impl<'a> Builder<'a> {
     fn build(mut self, def: LexiconFile) -> Result<Lexicon, SourceError> {
         self.validate_settings(&def)?;
 
+        if !def.breaks.exclude.is_empty() {
+            return Err(self.err(
+                &toml_path!["breaks", "exclude"],
+                "clause breaks take no look-alike exclusions",
+                Some("give the break phrase word boundaries or drop it instead".into()),
+            ));
+        }
         let breaks = self.new_set(SetRole::Break, "breaks".into());
         self.add_phrase_set(breaks, &def.breaks, &toml_path!["breaks"], false)?;
 
@@ -383,34 +391,31 @@ impl<'a> Builder<'a> {
 
         let matcher = self.matcher()?;
 
-        // Group the (literal, boundaries) entries by literal: the automaton knows each text once.
-        let mut order: Vec<usize> = (0..self.literals.len()).collect();
-        order.sort_by_key(|&i| self.literal_index[&self.literals[i]]);
-        let mut literals = vec![(0u32, 0u32); self.distinct.len()];
-        let mut pattern_sets = Vec::new();
-        let mut patterns = Vec::with_capacity(self.infos.len());
-        for i in order {
-            let (left, right, sets) = &self.infos[i];
-            let literal = self.literal_index[&self.literals[i]];
-            let range = &mut literals[literal];
-            if range.0 == range.1 {
-                *range = (patterns.len() as u32, patterns.len() as u32);
+        // The automaton knows each text once: gather every (boundaries, sets) of a text.
+        let mut variants: Vec<Vec<usize>> = vec![Vec::new(); self.distinct.len()];
+        for (i, text) in self.literals.iter().enumerate() {
+            variants[self.literal_index[text]].push(i);
+        }
+        let mut literals = Vec::with_capacity(self.distinct.len());
+        let mut entries = Vec::with_capacity(self.infos.len());
+        for of_text in &variants {
+            let from = entries.len() as u32;
+            for &i in of_text {
+                let (left, right, sets) = &self.infos[i];
+                entries.extend(sets.iter().map(|&set| Entry {
+                    set,
+                    role: self.set_roles[set as usize],
+                    left_boundary: *left,
+                    right_boundary: *right,
+                }));
             }
-            let start = pattern_sets.len() as u32;
-            pattern_sets.extend_from_slice(sets);
-            patterns.push(PatternInfo {
-                left_boundary: *left,
-                right_boundary: *right,
-                sets: (start, pattern_sets.len() as u32),
-            });
-            range.1 = patterns.len() as u32;
+            literals.push((from, entries.len() as u32));
         }
 
         Ok(Lexicon {
             matcher,
             literals,
-            patterns,
-            pattern_sets,
+            entries,
             set_roles: self.set_roles,
             set_names: self.set_names,
             guards,

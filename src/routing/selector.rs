@@ -92,7 +92,9 @@ pub struct Findings {
     pub message_tokens: u64,
 }
 
-fn describe(s: &Signal) -> String {
+/// Appends "kind (0.92, 'evidence')" to `out`.
+fn describe_into(out: &mut String, s: &Signal) {
+    use std::fmt::Write as _;
     let cut = s
         .evidence
         .char_indices()
@@ -100,13 +102,14 @@ fn describe(s: &Signal) -> String {
         .map_or(s.evidence.len(), |(i, _)| i);
     // Hundredths as integers: float formatting is the slowest part of a decision's reasons.
     let hundredths = (s.score.clamp(0.0, 1.0) * 100.0).round() as u32;
-    format!(
+    let _ = write!(
+        out,
         "{} ({}.{:02}, '{}')",
         s.kind,
         hundredths / 100,
         hundredths % 100,
         &s.evidence[..cut]
-    )
+    );
 }
 
 fn lookup<'c>(catalog: &'c Catalog, id: &str) -> Result<&'c ModelSpec, RouteError> {
@@ -136,11 +139,14 @@ pub fn select(
     let mut upgraded = false;
     let mut affinity = false;
     let trigger_list = || {
-        triggers
-            .iter()
-            .map(|s| describe(s))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let mut list = String::with_capacity(64 * triggers.len());
+        for (i, s) in triggers.iter().enumerate() {
+            if i > 0 {
+                list.push_str(", ");
+            }
+            describe_into(&mut list, s);
+        }
+        list
     };
 
     let wanted: &ModelSpec = if let Some(pin) = input.pin {

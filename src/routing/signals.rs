@@ -18,8 +18,6 @@ use crate::routing::types::{
 /// A signal with score >= this triggers an upgrade.
 pub const DEFAULT_UPGRADE_THRESHOLD: f32 = 0.5;
 
-const NONE: u32 = u32::MAX;
-
 /// One phrase match in the message.
 #[derive(Debug, Clone, Copy)]
 struct Hit {
@@ -27,8 +25,6 @@ struct Hit {
     end: u32,
     set: SetId,
     live: bool,
-    /// Next hit of the same set (intrusive list), `NONE` at the end.
-    next: u32,
     /// Index of this hit in `Hits::hits`.
     index: u32,
 }
@@ -36,40 +32,46 @@ struct Hit {
 /// The matches of one message, indexed by set.
 struct Hits {
     hits: Vec<Hit>,
-    heads: Vec<u32>,
+    /// Hit indices grouped by set, each group in match order (by end).
+    by_set: Vec<u32>,
+    /// Per set: its range of `by_set`.
+    set_ranges: Vec<(u32, u32)>,
     /// Clause breaks as (start, end), sorted by start.
     breaks: Vec<(u32, u32)>,
     /// Per hit: bit `i` set when guard `i` covers it; `UNKNOWN` until first asked.
     guard_masks: Vec<Cell<u32>>,
+    /// Bit `i` set when guard `i` matched anywhere: most messages trip no guard at all.
+    guards_present: u32,
 }
 
 const UNKNOWN: u32 = u32::MAX;
 
 impl Hits {
-    fn of_set(&self, set: SetId) -> SetIter<'_> {
-        SetIter {
-            hits: &self.hits,
-            at: self.heads[set as usize],
-        }
+    fn indices_of(&self, set: SetId) -> &[u32] {
+        let (from, to) = self.set_ranges[set as usize];
+        &self.by_set[from as usize..to as usize]
     }
-}
 
-struct SetIter<'a> {
-    hits: &'a [Hit],
-    at: u32,
-}
+    /// The live hits of `set`, in match order.
+    fn of_set(&self, set: SetId) -> impl Iterator<Item = &Hit> {
+        self.indices_of(set)
+            .iter()
+            .map(|&i| &self.hits[i as usize])
+            .filter(|h| h.live)
+    }
 
-impl<'a> Iterator for SetIter<'a> {
-    type Item = &'a Hit;
-    fn next(&mut self) -> Option<&'a Hit> {
-        while self.at != NONE {
-            let hit = &self.hits[self.at as usize];
-            self.at = hit.next;
-            if hit.live {
-                return Some(hit);
-            }
-        }
-        None
+    /// The live hits of `set` that could share a `window`-byte span with `anchor`: a cheap
+    /// necessary bound (binary search on ends), the exact span is checked by the caller.
+    fn near(&self, set: SetId, anchor: &Hit, window: u32) -> impl Iterator<Item = &Hit> {
+        let indices = self.indices_of(set);
+        let first = indices
+            .partition_point(|&i| self.hits[i as usize].end.saturating_add(window) < anchor.end);
+        let last_end = anchor.start.saturating_add(window);
+        indices[first..]
+            .iter()
+            .map(|&i| &self.hits[i as usize])
+            .take_while(move |h| h.end <= last_end)
+            .filter(|h| h.live)
     }
 }
 
@@ -207,62 +209,85 @@ fn scan(lexicon: &Lexicon, original: &str) -> Hits {
     let text = lowered.as_str();
     let bytes = text.as_bytes();
     let mut hits: Vec<Hit> = Vec::with_capacity(64);
+    let mut breaks: Vec<(u32, u32)> = Vec::with_capacity(64);
     let mut any_exclusion = false;
+    let mut guards_present = 0u32;
     for m in lexicon.matcher.0.find_overlapping_iter(text) {
-        let (start, end) = (m.start(), m.end());
-        let word_before = start > 0 && is_word_byte(bytes[start - 1]);
-        let word_after = bytes.get(end).is_some_and(|&b| is_word_byte(b));
-        for info in lexicon.patterns_of(m.value()) {
-            if (info.left_boundary && word_before) || (info.right_boundary && word_after) {
+        let (start, end) = (m.start() as u32, m.end() as u32);
+        let word_before = start > 0 && is_word_byte(bytes[start as usize - 1]);
+        let word_after = bytes.get(end as usize).is_some_and(|&b| is_word_byte(b));
+        for entry in lexicon.entries_of(m.value()) {
+            if (entry.left_boundary && word_before) || (entry.right_boundary && word_after) {
                 continue;
             }
-            let (from, to) = info.sets;
-            for &set in &lexicon.pattern_sets[from as usize..to as usize] {
-                any_exclusion |= matches!(lexicon.set_roles[set as usize], SetRole::Exclude { .. });
-                hits.push(Hit {
-                    start: start as u32,
-                    end: end as u32,
-                    set,
-                    live: true,
-                    next: NONE,
-                    index: hits.len() as u32,
-                });
+            match entry.role {
+                // Breaks are never cancelled (the lexicon refuses exclusions for them), so
+                // they go straight to their own list.
+                SetRole::Break => {
+                    breaks.push((start, end));
+                    continue;
+                }
+                SetRole::Exclude { .. } => any_exclusion = true,
+                SetRole::Guard(i) => guards_present |= 1 << i,
+                SetRole::Group => {}
             }
+            hits.push(Hit {
+                start,
+                end,
+                set: entry.set,
+                live: true,
+                index: hits.len() as u32,
+            });
         }
     }
 
-    // Look-alikes: "long-term parking" cancels the "long-term" it contains.
-    for i in 0..if any_exclusion { hits.len() } else { 0 } {
-        if let SetRole::Exclude { target } = lexicon.set_roles[hits[i].set as usize] {
-            let (s, e) = (hits[i].start, hits[i].end);
-            for h in hits.iter_mut() {
-                if h.set == target && h.start < e && s < h.end {
-                    h.live = false;
+    // Look-alikes: "long-term parking" cancels the "long-term" it contains. A cancelled guard
+    // phrase still counts in `guards_present`, which only ever makes the guard check run.
+    if any_exclusion {
+        for i in 0..hits.len() {
+            if let SetRole::Exclude { target } = lexicon.set_roles[hits[i].set as usize] {
+                let (s, e) = (hits[i].start, hits[i].end);
+                for h in hits.iter_mut() {
+                    if h.set == target && h.start < e && s < h.end {
+                        h.live = false;
+                    }
                 }
             }
         }
     }
 
-    let mut breaks: Vec<(u32, u32)> = hits
-        .iter()
-        .filter(|h| h.live && lexicon.set_roles[h.set as usize] == SetRole::Break)
-        .map(|h| (h.start, h.end))
-        .collect();
+    // Matches arrive in order of their end; guard reach looks breaks up by start.
     breaks.sort_unstable();
-    let guard_masks = vec![Cell::new(UNKNOWN); hits.len()];
-
-    let mut heads = vec![NONE; lexicon.set_roles.len()];
-    // Built back to front so each set's list runs in match order.
-    for i in (0..hits.len()).rev() {
-        let set = hits[i].set as usize;
-        hits[i].next = heads[set];
-        heads[set] = i as u32;
+    // Only asked when some guard matched (see `guard_mask`).
+    let guard_masks = if guards_present == 0 {
+        Vec::new()
+    } else {
+        vec![Cell::new(UNKNOWN); hits.len()]
+    };
+    // Counting sort of hit indices by set: each set's hits become one contiguous, ordered run.
+    let mut set_ranges = vec![(0u32, 0u32); lexicon.set_roles.len()];
+    for h in &hits {
+        set_ranges[h.set as usize].1 += 1;
+    }
+    let mut next_free = 0u32;
+    for range in set_ranges.iter_mut() {
+        let count = range.1;
+        *range = (next_free, next_free);
+        next_free += count;
+    }
+    let mut by_set = vec![0u32; hits.len()];
+    for (i, h) in hits.iter().enumerate() {
+        let range = &mut set_ranges[h.set as usize];
+        by_set[range.1 as usize] = i as u32;
+        range.1 += 1;
     }
     Hits {
         hits,
-        heads,
+        by_set,
+        set_ranges,
         breaks,
         guard_masks,
+        guards_present,
     }
 }
 
@@ -303,15 +328,15 @@ fn best_instance(lexicon: &Lexicon, hits: &Hits, rule: &Rule) -> Option<Instance
         [a] => hits.of_set(*a).for_each(|x| consider(&[x])),
         [a, b] => {
             for x in hits.of_set(*a) {
-                for y in hits.of_set(*b) {
+                for y in hits.near(*b, x, window) {
                     consider(&[x, y]);
                 }
             }
         }
         [a, b, c] => {
             for x in hits.of_set(*a) {
-                for y in hits.of_set(*b) {
-                    for z in hits.of_set(*c) {
+                for y in hits.near(*b, x, window) {
+                    for z in hits.near(*c, x, window) {
                         consider(&[x, y, z]);
                     }
                 }
@@ -328,6 +353,9 @@ fn guard_factor(lexicon: &Lexicon, hits: &Hits, parts: &[&Hit], kind: SignalKind
     let covering = parts
         .iter()
         .fold(0u32, |mask, cue| mask | guard_mask(lexicon, hits, cue));
+    if covering == 0 {
+        return 1.0;
+    }
     let mut factor = 1.0;
     for (i, guard) in lexicon.guards.iter().enumerate() {
         if covering & (1 << i) != 0 && guard.signals & signal_bit(kind) != 0 {
@@ -339,12 +367,18 @@ fn guard_factor(lexicon: &Lexicon, hits: &Hits, parts: &[&Hit], kind: SignalKind
 
 /// Which guards cover `cue` (bit `i` for guard `i`), computed once per hit.
 fn guard_mask(lexicon: &Lexicon, hits: &Hits, cue: &Hit) -> u32 {
+    if hits.guards_present == 0 {
+        return 0;
+    }
     let cached = hits.guard_masks[cue.index as usize].get();
     if cached != UNKNOWN {
         return cached;
     }
     let mut mask = 0u32;
     for (i, guard) in lexicon.guards.iter().enumerate() {
+        if hits.guards_present & (1 << i) == 0 {
+            continue;
+        }
         let covers = |g: &Hit| match guard.scope {
             GuardScope::Message => true,
             GuardScope::Before => precedes_in_clause(hits, g, cue, guard.window),
