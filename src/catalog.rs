@@ -3,7 +3,7 @@
 //! The shipped catalog is `assets/models.toml`, compiled in; a user's config may add models or
 //! override fields of shipped ones. Every price used anywhere in grow comes from here.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -146,7 +146,9 @@ impl ModelSpec {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     models: Vec<ModelSpec>,
-    by_id: HashMap<String, usize>,
+    /// Ids are the catalog's own and the config's: Fx hashing, looked up several times a
+    /// decision.
+    by_id: FxHashMap<String, usize>,
     /// Model indices by `value_score`, best first (ties by id): fallback plans walk this order
     /// on every decision, so it is sorted once here.
     by_value: Vec<usize>,

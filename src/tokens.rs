@@ -182,6 +182,15 @@ mod tests {
         ] {
             assert_eq!(estimate_tokens(t), by_chars(t), "{t}");
         }
+        // Characters straddling the scan's 16-byte chunks, in every script.
+        let mut runner = proptest::test_runner::TestRunner::default();
+        let result = runner.run(&"\\PC{0,120}", |t| {
+            proptest::prop_assert_eq!(estimate_tokens(&t), by_chars(&t));
+            Ok(())
+        });
+        if let Err(e) = result {
+            panic!("{e}");
+        }
     }
 
     #[test]

@@ -5,7 +5,11 @@
 //! is let through: its success closes the circuit, its failure opens it again.
 //! The analyzer's circuit breaker is the same machine under the key `analyzer`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+// Model ids come from the catalog and config, not from strangers: no need for SipHash's
+// flood resistance, and the plan looks every model up on every decision.
+use rustc_hash::FxHashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HealthPolicy {
@@ -62,14 +66,14 @@ struct ModelHealth {
 #[derive(Debug, Clone, Default)]
 pub struct HealthBook {
     policy: HealthPolicy,
-    models: HashMap<String, ModelHealth>,
+    models: FxHashMap<String, ModelHealth>,
 }
 
 impl HealthBook {
     pub fn new(policy: HealthPolicy) -> Self {
         HealthBook {
             policy,
-            models: HashMap::new(),
+            models: FxHashMap::default(),
         }
     }
 
