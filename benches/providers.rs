@@ -9,7 +9,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use grow::providers::sse::SseParser;
 use grow::providers::{
     AnthropicClient, AnthropicConfig, AnthropicDecoder, ChatMessage, ChatRequest,
-    OpenAiCompatClient, OpenAiCompatConfig, OpenAiDecoder, Provider, Secret, Timeouts, WireDecoder,
+    OpenAiCompatClient, OpenAiCompatConfig, OpenAiDecoder, OutputLimitField, Provider, Secret,
+    Timeouts, WireDecoder,
 };
 
 #[allow(dead_code)]
@@ -128,6 +129,7 @@ fn bench_calls(c: &mut Criterion) {
         base_url: format!("{}/v1", o_server.url()),
         api_key: None,
         timeouts: Timeouts::default(),
+        output_limit: OutputLimitField::MaxTokens,
     })
     .map(Provider::OpenAiCompat);
     let (Ok(anthropic), Ok(openai)) = (anthropic, openai) else {

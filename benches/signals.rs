@@ -71,5 +71,15 @@ fn bench_detect(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_detect);
+/// Start-up cost of the lexicon: parse, validate and compile `assets/signals.toml`.
+fn bench_load(c: &mut Criterion) {
+    let mut group = c.benchmark_group("lexicon");
+    group.sample_size(20);
+    group.bench_function("load and compile assets/signals.toml", |b| {
+        b.iter(|| Lexicon::builtin().map(|l| l.pattern_count()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_detect, bench_load);
 criterion_main!(benches);

@@ -9,9 +9,9 @@ use grow::catalog::Usage;
 use grow::providers::sse::{SseEvent, SseParser};
 use grow::providers::{
     AnthropicClient, AnthropicConfig, AnthropicDecoder, ChatMessage, ChatRequest, Completion,
-    ErrorClass, OfflineCoach, OpenAiCompatClient, OpenAiCompatConfig, OpenAiDecoder, Provider,
-    ProviderError, RetryPolicy, Secret, StreamEvent, TimeoutKind, Timeouts, WireDecoder,
-    stream_with_retry,
+    ErrorClass, OfflineCoach, OpenAiCompatClient, OpenAiCompatConfig, OpenAiDecoder,
+    OutputLimitField, Provider, ProviderError, RetryPolicy, Secret, StreamEvent, TimeoutKind,
+    Timeouts, WireDecoder, stream_with_retry,
 };
 use proptest::prelude::*;
 use support::fake_server::wire::{self, AnthropicUsage, OpenAiUsage};
@@ -46,6 +46,7 @@ fn openai(url: &str, key: Option<&str>) -> Provider {
             base_url: format!("{url}/v1"),
             api_key: key.map(Secret::new),
             timeouts: fast_timeouts(),
+            output_limit: OutputLimitField::MaxCompletionTokens,
         })
         .unwrap(),
     )

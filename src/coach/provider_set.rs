@@ -11,7 +11,7 @@ use crate::catalog::{Catalog, ModelSpec, ProviderKind};
 use crate::config::Config;
 use crate::providers::{
     AnthropicClient, AnthropicConfig, OfflineCoach, OpenAiCompatClient, OpenAiCompatConfig,
-    Provider, Timeouts,
+    OutputLimitField, Provider, Timeouts,
 };
 
 use super::keys::{self, KeyOrigin};
@@ -70,6 +70,7 @@ impl ProviderSet {
                     base_url: s.openai.base_url.clone(),
                     api_key: Some(key),
                     timeouts: timeouts(config),
+                    output_limit: OutputLimitField::MaxCompletionTokens,
                 })
                 .map(Provider::OpenAiCompat)
                 .map_err(|e| e.to_string())
@@ -96,6 +97,7 @@ impl ProviderSet {
                     base_url: e.base_url.clone(),
                     api_key: key,
                     timeouts: timeouts(config),
+                    output_limit: OutputLimitField::MaxTokens,
                 })
                 .map(Provider::OpenAiCompat)
                 .map_err(|e| e.to_string())

@@ -27,7 +27,7 @@ use crate::catalog::Usage;
 pub use anthropic::{AnthropicClient, AnthropicConfig, AnthropicDecoder};
 pub use error::{ErrorClass, ProviderConfigError, ProviderError, TimeoutKind};
 pub use offline::{Language, OfflineCoach, OfflineReply, OfflineTemplateError, Stage};
-pub use openai_compat::{OpenAiCompatClient, OpenAiCompatConfig, OpenAiDecoder};
+pub use openai_compat::{OpenAiCompatClient, OpenAiCompatConfig, OpenAiDecoder, OutputLimitField};
 pub use retry::{RetryPolicy, stream_with_retry};
 pub use secret::{KeyError, Secret, resolve_key};
 

@@ -21,6 +21,27 @@ pub struct OpenAiCompatConfig {
     /// Local servers usually need none.
     pub api_key: Option<Secret>,
     pub timeouts: Timeouts,
+    pub output_limit: OutputLimitField,
+}
+
+/// The request field that caps the answer's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputLimitField {
+    /// `max_tokens`: what local servers (Ollama, llama.cpp, vLLM, LiteLLM) take.
+    #[default]
+    MaxTokens,
+    /// `max_completion_tokens`: OpenAI's own API, where `max_tokens` is deprecated and
+    /// refused by reasoning models.
+    MaxCompletionTokens,
+}
+
+impl OutputLimitField {
+    fn key(self) -> &'static str {
+        match self {
+            OutputLimitField::MaxTokens => "max_tokens",
+            OutputLimitField::MaxCompletionTokens => "max_completion_tokens",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -80,7 +101,7 @@ impl OpenAiCompatClient {
             .post(&self.endpoint)
             .header("content-type", "application/json")
             .header("accept", "text/event-stream")
-            .body(request_body(req).to_string());
+            .body(request_body(req, self.config.output_limit).to_string());
         if let Some(key) = &self.config.api_key {
             let value = secret_header(&format!("Bearer {}", key.expose())).map_err(|_| {
                 ProviderError::new(ErrorClass::Auth, "the API key is not a valid header value")
@@ -92,7 +113,7 @@ impl OpenAiCompatClient {
 }
 
 /// The JSON body of a streaming chat completion (usage requested in the final chunk).
-pub fn request_body(req: &ChatRequest) -> Value {
+pub fn request_body(req: &ChatRequest, output_limit: OutputLimitField) -> Value {
     let mut messages = Vec::with_capacity(req.messages.len() + 1);
     if !req.system.is_empty() {
         messages.push(json!({"role": "system", "content": req.system}));
@@ -107,8 +128,8 @@ pub fn request_body(req: &ChatRequest) -> Value {
         "messages": messages,
         "stream": true,
         "stream_options": {"include_usage": true},
-        "max_tokens": req.max_tokens,
     });
+    body[output_limit.key()] = json!(req.max_tokens);
     if let Some(t) = req.temperature {
         body["temperature"] = json!(t);
     }
@@ -271,14 +292,19 @@ mod tests {
             cache_prompt: false,
             structured: None,
         };
-        assert!(request_body(&req).get("response_format").is_none());
+        let plain = request_body(&req, OutputLimitField::MaxTokens);
+        assert!(plain.get("response_format").is_none());
+        assert_eq!(plain["max_tokens"], 400);
+        let openai = request_body(&req, OutputLimitField::MaxCompletionTokens);
+        assert_eq!(openai["max_completion_tokens"], 400);
+        assert!(openai.get("max_tokens").is_none());
         let format = json!({"type": "json_schema", "json_schema": {"name": "v", "strict": true, "schema": {}}});
         req.structured = Some(super::super::StructuredOutput {
             openai_response_format: format.clone(),
             anthropic_tool: json!({}),
             anthropic_tool_choice: json!({}),
         });
-        let body = request_body(&req);
+        let body = request_body(&req, OutputLimitField::MaxTokens);
         assert_eq!(body["response_format"], format);
         assert!(body.get("tools").is_none());
     }

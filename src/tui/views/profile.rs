@@ -237,7 +237,12 @@ pub fn profile_lines(d: &ProfileData, w: usize, utc_offset: i32, t: &Theme) -> V
     ));
     lines.extend(metric(
         "streak",
-        format!("{} days now · best {}", m.current_streak, m.best_streak),
+        format!(
+            "{} day{} now · best {}",
+            m.current_streak,
+            if m.current_streak == 1 { "" } else { "s" },
+            m.best_streak
+        ),
         w,
         t,
     ));
