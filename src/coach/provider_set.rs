@@ -4,7 +4,8 @@
 //! enabled (OpenAI-compatible); the offline coach always is. Models that are not usable are
 //! kept out of fallback plans, and a decision that chose one says why it was skipped.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::FxHashSet;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::catalog::{Catalog, ModelSpec, ProviderKind};
@@ -153,7 +154,7 @@ impl ProviderSet {
     }
 
     /// Models no configured provider can serve: kept out of fallback plans.
-    pub fn unusable_models(&self, catalog: &Catalog) -> HashSet<String> {
+    pub fn unusable_models(&self, catalog: &Catalog) -> FxHashSet<String> {
         catalog
             .models()
             .iter()

@@ -2,7 +2,7 @@
 //! anything else available, then the offline coach — skipping models that are cooling down,
 //! excluded (no key, endpoint disabled) or too small for the request.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 use crate::catalog::{Catalog, ModelSpec, OFFLINE_MODEL};
 
@@ -19,7 +19,7 @@ pub struct PlanInputs<'a> {
     pub primary: &'a ModelSpec,
     pub needed_tokens: u64,
     pub budget_margin: f64,
-    pub excluded: &'a HashSet<String>,
+    pub excluded: &'a FxHashSet<String>,
     pub health: &'a HealthBook,
     pub now_ms: u64,
 }
@@ -121,7 +121,7 @@ mod tests {
 
     fn plan_for(primary: &str, excluded: &[&str], health: &HealthBook, needed: u64) -> Plan {
         let catalog = Catalog::builtin().unwrap();
-        let excluded: HashSet<String> = excluded.iter().map(|s| s.to_string()).collect();
+        let excluded: FxHashSet<String> = excluded.iter().map(|s| s.to_string()).collect();
         let primary = catalog.get(primary).unwrap().clone();
         build(&PlanInputs {
             catalog: &catalog,
@@ -154,7 +154,8 @@ mod tests {
         for s in p.steps.iter().filter(|s| s.role == PlanRole::LowerTier) {
             assert!(catalog.get(&s.model).unwrap().tier > 1);
         }
-        let ids: HashSet<&str> = p.steps.iter().map(|s| s.model.as_str()).collect();
+        let ids: std::collections::HashSet<&str> =
+            p.steps.iter().map(|s| s.model.as_str()).collect();
         assert_eq!(ids.len(), p.steps.len(), "no model twice");
     }
 

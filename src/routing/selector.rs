@@ -4,7 +4,7 @@
 //! a crisis (always upgrades), a model fixed by the interaction config, `/upgrade`, upgrade
 //! signals (unless auto-upgrade is off), session affinity, the default model.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 use crate::catalog::{Catalog, ModelSpec};
 
@@ -26,7 +26,7 @@ pub struct RoutingPolicy {
     pub expected_output_tokens: u64,
     /// Models never put in a fallback plan (provider without a key, endpoint disabled).
     /// A primary choice is kept even when excluded, so a decision shows what grow would use.
-    pub excluded: HashSet<String>,
+    pub excluded: FxHashSet<String>,
 }
 
 impl Default for RoutingPolicy {
@@ -41,7 +41,7 @@ impl Default for RoutingPolicy {
             affinity_turns: 3,
             budget_margin: 0.85,
             expected_output_tokens: 400,
-            excluded: HashSet::new(),
+            excluded: FxHashSet::default(),
         }
     }
 }
