@@ -3,9 +3,12 @@
 //! a match. The data lives in `assets/signals.toml`; this module validates it and compiles
 //! every phrase of every set, English and Chinese alike, into one double-array Aho-Corasick
 //! automaton (`daachorse`), so detection is one pass over the message. The double array keeps
-//! each of the ~18,000 states in 12 bytes (about 250 KB in all, where a classic DFA over the
-//! same phrases takes 3 MB and a byte-wise NFA over the Chinese ones is slow per byte): the
-//! states a scan touches stay in cache.
+//! each of the ~28,000 states in 12 bytes (about 400 KB for ~4,300 literals, where a classic
+//! DFA over the same phrases takes several MB and a byte-wise NFA is slow on Chinese): the
+//! states a scan touches stay in cache. Measured alternatives, for the record: two
+//! `aho-corasick` automata (DFA for ASCII, NFA for the rest) scanned the same 2 KB in 2.7×
+//! the time; anchored double-array trie walks from every word start (`yada`) in 1.5×; a
+//! char-wise double array is faster on pure Chinese but 1.7× slower on English.
 //!
 //! Phrase syntax: plain text, matched case-insensitively (ASCII: phrases are stored lowercase
 //! and the message is lowercased once before the scan). A phrase that starts or
