@@ -23,7 +23,7 @@ use grow::config::LoadOptions;
 use grow::routing::lexicon::Lexicon;
 use grow::routing::router::Router;
 use grow::store::Store;
-use support::fake_server::wire::{AnthropicUsage, anthropic_stream};
+use support::fake_server::wire::{AnthropicUsage, anthropic_split_answer, words};
 use support::fake_server::{FakeServer, Reply};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -173,29 +173,18 @@ async fn the_personal_coach_state_is_reported_at_start() {
 
 const MODEL: &str = "claude-sonnet-4-6";
 
-/// A streamed Anthropic answer in two deltas, so a marker at the end may arrive split.
+/// A streamed answer in two deltas (see `anthropic_split_answer`).
 fn reply(text: &str) -> Reply {
-    let mid = text
-        .char_indices()
-        .nth(text.chars().count() / 2)
-        .map_or(0, |(i, _)| i);
-    let (a, b) = text.split_at(mid);
-    Reply::sse(&anthropic_stream(
+    anthropic_split_answer(
         MODEL,
-        &[a, b],
+        text,
         AnthropicUsage {
             input: 1200,
             cache_write: 0,
             cache_read: 0,
             output: 300,
         },
-    ))
-}
-
-fn words(marker: &str, n: usize) -> String {
-    let mut w = vec![marker.to_string()];
-    w.extend((1..n).map(|i| format!("word{i}")));
-    w.join(" ")
+    )
 }
 
 /// Events until `done` holds for one (included), failing after 20 s.

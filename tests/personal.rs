@@ -23,7 +23,7 @@ use grow::config::LoadOptions;
 use grow::routing::lexicon::Lexicon;
 use grow::routing::router::Router;
 use grow::store::{Checkin, ConversationKind, Role, Store};
-use support::fake_server::wire::{AnthropicUsage, anthropic_stream};
+use support::fake_server::wire::{AnthropicUsage, anthropic_split_answer, words};
 use support::fake_server::{FakeServer, Reply};
 use tokio::sync::mpsc;
 
@@ -91,30 +91,18 @@ fn harness(url: Option<String>, extra_config: &str, now_ms: i64) -> Harness {
     }
 }
 
+/// A streamed answer in two deltas (see `anthropic_split_answer`).
 fn reply(text: &str) -> Reply {
-    // Several deltas, so the marker may arrive split like a real stream.
-    let mid = text
-        .char_indices()
-        .nth(text.chars().count() / 2)
-        .map_or(0, |(i, _)| i);
-    let (a, b) = text.split_at(mid);
-    Reply::sse(&anthropic_stream(
+    anthropic_split_answer(
         MODEL,
-        &[a, b],
+        text,
         AnthropicUsage {
             input: 1500,
             cache_write: 0,
             cache_read: 0,
             output: 400,
         },
-    ))
-}
-
-/// `n` words, starting with `marker` so the text can be recognised in later requests.
-fn words(marker: &str, n: usize) -> String {
-    let mut w = vec![marker.to_string()];
-    w.extend((1..n).map(|i| format!("word{i}")));
-    w.join(" ")
+    )
 }
 
 async fn consult(h: &Harness, text: &str) -> grow::coach::consultation::ConsultationStep {

@@ -14,6 +14,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+use support::fake_server::wire::{AnthropicUsage, anthropic_split_answer, words};
 
 /// How long one expected screen may take to appear (a cold debug binary on a busy machine).
 const WAIT: Duration = Duration::from_secs(30);
@@ -38,6 +39,24 @@ impl Tmux {
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("running tmux {args:?}: {e}"))
+    }
+
+    /// Runs `script` in a detached 100×30 session named `e2e`.
+    fn start(&self, script: &str) {
+        let out = self.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert!(out.status.success(), "tmux new-session: {out:?}");
     }
 
     fn send(&self, keys: &[&str]) {
@@ -116,20 +135,7 @@ fn offline_turn_review_search_and_clean_quit() {
         config = sh_quote(&config),
         bin = sh_quote(bin),
     );
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    assert!(out.status.success(), "tmux new-session: {out:?}");
+    tmux.start(&script);
 
     // First start with no key: the offline coach greets.
     tmux.wait_for("the offline greeting", |s| s.contains("offline coach"));
@@ -198,30 +204,18 @@ fn offline_turn_review_search_and_clean_quit() {
     );
 }
 
-/// A streamed Anthropic answer in two deltas.
+/// A streamed answer in two deltas (see `anthropic_split_answer`).
 fn anthropic_reply(text: &str) -> support::fake_server::Reply {
-    use support::fake_server::wire::{AnthropicUsage, anthropic_stream};
-    let mid = text
-        .char_indices()
-        .nth(text.chars().count() / 2)
-        .map_or(0, |(i, _)| i);
-    let (a, b) = text.split_at(mid);
-    support::fake_server::Reply::sse(&anthropic_stream(
+    anthropic_split_answer(
         "claude-sonnet-4-6",
-        &[a, b],
+        text,
         AnthropicUsage {
             input: 1200,
             cache_write: 0,
             cache_read: 0,
             output: 300,
         },
-    ))
-}
-
-fn words(marker: &str, n: usize) -> String {
-    let mut w = vec![marker.to_string()];
-    w.extend((1..n).map(|i| format!("word{i}")));
-    w.join(" ")
+    )
 }
 
 #[test]
@@ -267,20 +261,7 @@ fn consultation_proposal_and_profile_screen() {
         "{env} {bin}; echo \"grow exited with status $?\"; sleep 600",
         bin = sh_quote(bin)
     );
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    assert!(out.status.success(), "tmux new-session: {out:?}");
+    tmux.start(&script);
     tmux.wait_for("the start screen", |s| s.contains("Message the coach"));
 
     // Turning the consultation on shows its cost first.

@@ -471,6 +471,24 @@ pub mod wire {
         s
     }
 
+    /// A streamed Messages answer in two deltas split mid-text, so a marker at its end may
+    /// arrive split, as in a real stream.
+    pub fn anthropic_split_answer(model: &str, text: &str, usage: AnthropicUsage) -> super::Reply {
+        let mid = text
+            .char_indices()
+            .nth(text.chars().count() / 2)
+            .map_or(0, |(i, _)| i);
+        let (a, b) = text.split_at(mid);
+        super::Reply::sse(&anthropic_stream(model, &[a, b], usage))
+    }
+
+    /// `n` words starting with `marker`, so a text can be recognised in later requests.
+    pub fn words(marker: &str, n: usize) -> String {
+        let mut w = vec![marker.to_string()];
+        w.extend((1..n).map(|i| format!("word{i}")));
+        w.join(" ")
+    }
+
     #[derive(Debug, Clone, Copy)]
     pub struct AnthropicUsage {
         pub input: u64,
