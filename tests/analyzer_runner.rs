@@ -15,7 +15,7 @@ use serde_json::json;
 use support::fake_server::wire::{AnthropicUsage, OpenAiUsage, anthropic_stream, openai_stream};
 use support::fake_server::{FakeServer, Reply};
 
-use support::coach_harness::{Harness, OPENAI_KEY, harness};
+use support::coach_harness::{Harness, OPENAI_KEY, harness, text_of};
 
 impl Harness {
     /// `(kind, model, cost_usd, upgrade_equiv_cost_usd, decision_id)` of every usage row.
@@ -56,16 +56,6 @@ fn decision_of(events: &[Event]) -> RouteDecision {
             _ => None,
         })
         .expect("a decision event")
-}
-
-fn text_of(events: &[Event]) -> String {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Delta { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn status_of(d: &RouteDecision) -> AnalyzerStatus {

@@ -23,6 +23,7 @@ use grow::config::LoadOptions;
 use grow::routing::lexicon::Lexicon;
 use grow::routing::router::Router;
 use grow::store::Store;
+use support::coach_harness::text_of;
 use support::fake_server::wire::{AnthropicUsage, anthropic_split_answer, words};
 use support::fake_server::{FakeServer, Reply};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -203,16 +204,6 @@ async fn until(events: &mut UnboundedReceiver<Event>, done: impl Fn(&Event) -> b
     }
 }
 
-fn streamed(events: &[Event]) -> String {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Delta { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn consultation_proposals_and_trend_from_the_face() {
     let server = FakeServer::start(vec![
@@ -269,7 +260,7 @@ async fn consultation_proposals_and_trend_from_the_face() {
         _ => None,
     });
     assert!(queued.is_some() && queued == started, "{first:#?}");
-    assert!(streamed(&first).contains("What would you like to change"));
+    assert!(text_of(&first).contains("What would you like to change"));
     let Some(Event::ConsultationStep {
         conversation_id,
         finished: false,
@@ -292,7 +283,7 @@ async fn consultation_proposals_and_trend_from_the_face() {
         matches!(e, Event::Consultation(i) if matches!(i.state, ConsultationState::Completed { .. }))
     })
     .await;
-    let text = streamed(&second);
+    let text = text_of(&second);
     assert!(text.contains("I have what I need"), "{text}");
     assert!(
         !text.contains("CONSULTATION") && !text.contains("COMPLETE"),

@@ -13,7 +13,7 @@ use support::fake_server::wire::{
 use support::fake_server::{FakeServer, Reply, refused_url};
 use tokio::sync::mpsc;
 
-use support::coach_harness::{Harness, KEY, OPENAI_KEY, harness};
+use support::coach_harness::{Harness, KEY, OPENAI_KEY, harness, text_of};
 
 async fn ask(h: &Harness, text: &str) -> (TurnSummary, Vec<Event>) {
     ask_in(h, None, text).await
@@ -47,16 +47,6 @@ fn outcomes(d: &ConversationDetail) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn text_of(events: &[Event]) -> String {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Delta { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn ok_stream(model: &str, deltas: &[&str]) -> Reply {

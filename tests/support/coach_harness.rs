@@ -77,3 +77,14 @@ pub fn harness(anthropic: Option<String>, openai: Option<String>, extra: &str) -
     let coach = Coach::from_config(config, &get).expect("coach");
     Harness { coach, dir }
 }
+
+/// The answer text a turn streamed, from its `Delta` events.
+pub fn text_of(events: &[Event]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Delta { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
