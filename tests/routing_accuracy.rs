@@ -2,10 +2,11 @@
 //! default policy) on five labelled sets, all in `tests/data/`:
 //!
 //! - `routing_cases.jsonl`: the development set the lexicon was written against;
-//! - `routing_holdout.jsonl`, `routing_blind.jsonl`, `routing_fresh.jsonl`: sets written blind
-//!   (by authors who never saw the lexicon), one after another; each was measured once as it
-//!   arrived, then the lexicon's *concepts* were extended from its misses (never by pasting its
-//!   sentences), so they now hold the floors but are no longer blind;
+//! - `routing_holdout.jsonl`, `routing_blind.jsonl`, `routing_fresh.jsonl`,
+//!   `routing_blind4.jsonl`: sets written blind (by authors who never saw the lexicon), one
+//!   after another; each was measured once as it arrived, then the lexicon's *concepts* were
+//!   extended from its misses (never by pasting its sentences), so they now hold the floors
+//!   but are no longer blind;
 //! - `routing_final.jsonl`: the newest blind set, never used for tuning. Its numbers are the
 //!   honest estimate of how the detectors generalise; its test only keeps them from falling
 //!   below its first run. Never tune the lexicon on it: write a new blind set instead.
@@ -29,13 +30,14 @@ const CASES: &str = include_str!("data/routing_cases.jsonl");
 const HOLDOUT: &str = include_str!("data/routing_holdout.jsonl");
 const BLIND: &str = include_str!("data/routing_blind.jsonl");
 const FRESH: &str = include_str!("data/routing_fresh.jsonl");
+const BLIND4: &str = include_str!("data/routing_blind4.jsonl");
 const FINAL: &str = include_str!("data/routing_final.jsonl");
 
 /// The final blind set's first run (the lexicon had never seen it). Improvements may raise
 /// these; nothing may lower them.
-const FINAL_FIRST_RUN_ACCURACY: f64 = 0.754;
-const FINAL_FIRST_RUN_FALSE_UPGRADE: f64 = 0.133;
-const FINAL_FIRST_RUN_CRISIS_RECALL: f64 = 0.645;
+const FINAL_FIRST_RUN_ACCURACY: f64 = 0.827;
+const FINAL_FIRST_RUN_FALSE_UPGRADE: f64 = 0.079;
+const FINAL_FIRST_RUN_CRISIS_RECALL: f64 = 0.607;
 
 const MIN_ACCURACY: f64 = 0.90;
 const MAX_FALSE_UPGRADE: f64 = 0.05;
@@ -434,6 +436,7 @@ fn blind_sets_meet_floors() {
     for (name, text) in [
         ("routing_blind.jsonl", BLIND),
         ("routing_fresh.jsonl", FRESH),
+        ("routing_blind4.jsonl", BLIND4),
     ] {
         let cases = load(name, text);
         check_well_formed(&cases, 200, 2);
@@ -455,6 +458,7 @@ fn sets_are_disjoint() {
         ("routing_holdout.jsonl", HOLDOUT),
         ("routing_blind.jsonl", BLIND),
         ("routing_fresh.jsonl", FRESH),
+        ("routing_blind4.jsonl", BLIND4),
         ("routing_final.jsonl", FINAL),
     ] {
         for c in load(name, text) {
