@@ -12,7 +12,9 @@ use grow::routing::lexicon::Lexicon;
 use grow::routing::router::Router;
 use grow::routing::selector::{RouteInput, RoutingPolicy};
 
-const SENTENCES: &[&str] = &[
+/// The headline case mixes both languages, as bilingual users write; English-only and
+/// Chinese-only messages are measured too.
+const MIXED: &[&str] = &[
     "This week I went to the gym twice and finished the quarterly report on time.",
     "My manager hinted at a promotion, but part of me wants to go back to hands-on work.",
     "I keep going back and forth between staying in this role and moving to a smaller company.",
@@ -20,10 +22,22 @@ const SENTENCES: &[&str] = &[
     "这周去了两次健身房，季度报告也按时写完了。",
     "我一直在纠结是留在现在的岗位还是去一家小公司。",
 ];
+const ENGLISH: &[&str] = &[
+    "This week I went to the gym twice and finished the quarterly report on time.",
+    "My manager hinted at a promotion, but part of me wants to go back to hands-on work.",
+    "I keep going back and forth between staying in this role and moving to a smaller company.",
+    "Honestly I'm a bit tired, though the evening walks help a lot.",
+];
+const CHINESE: &[&str] = &[
+    "这周去了两次健身房，季度报告也按时写完了。",
+    "领导暗示可能会升职，但我有一部分想回去做具体的工作。",
+    "我一直在纠结是留在现在的岗位还是去一家小公司。",
+    "说实话有点累，不过晚上散步帮助很大。",
+];
 
-fn message(bytes: usize) -> String {
+fn message(sentences: &[&str], bytes: usize) -> String {
     let mut out = String::new();
-    for s in SENTENCES.iter().cycle() {
+    for s in sentences.iter().cycle() {
         if out.len() + s.len() > bytes {
             break;
         }
@@ -37,7 +51,9 @@ fn bench(c: &mut Criterion) {
     let catalog = Arc::new(Catalog::builtin().expect("catalog"));
     let lexicon = Arc::new(Lexicon::builtin().expect("lexicon"));
     let router = Router::new(catalog, lexicon, RoutingPolicy::default());
-    let text = message(2048);
+    let text = message(MIXED, 2048);
+    let english = message(ENGLISH, 2048);
+    let chinese = message(CHINESE, 2048);
     // A 1,000-turn conversation: ~120 tokens a turn, already counted by the coach.
     let input = RouteInput {
         message: &text,
@@ -62,6 +78,18 @@ fn bench(c: &mut Criterion) {
     group.bench_function("decide 2KB message, 1000-turn history", |b| {
         b.iter(|| router.decide(black_box(&input), black_box(&healthy)))
     });
+    for (name, text) in [
+        ("decide 2KB English message, 1000-turn history", &english),
+        ("decide 2KB Chinese message, 1000-turn history", &chinese),
+    ] {
+        let input = RouteInput {
+            message: text,
+            ..input.clone()
+        };
+        group.bench_function(name, |b| {
+            b.iter(|| router.decide(black_box(&input), black_box(&healthy)))
+        });
+    }
     group.bench_function("decide 2KB message, upgrade model cooling down", |b| {
         b.iter(|| router.decide(black_box(&input), black_box(&cooling)))
     });
