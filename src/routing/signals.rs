@@ -89,19 +89,22 @@ pub fn detect(lexicon: &Lexicon, ctx: &SignalContext<'_>) -> Vec<Signal> {
     let hits = scan(lexicon, ctx.message);
     let mut out: Vec<Signal> = Vec::new();
 
-    for kind in SignalKind::ALL {
-        let mut miss = 1.0f32;
-        let mut best: Option<Instance> = None;
-        for rule in lexicon.rules.iter().filter(|r| r.signal == kind) {
-            if let Some(inst) = best_instance(lexicon, &hits, rule) {
-                miss *= 1.0 - inst.score;
-                if best.is_none_or(|b| inst.score > b.score) {
-                    best = Some(inst);
-                }
+    // One pass over the rules; per signal, instances combine in rule order.
+    const KINDS: usize = SignalKind::ALL.len();
+    let mut miss = [1.0f32; KINDS];
+    let mut best: [Option<Instance>; KINDS] = [None; KINDS];
+    for rule in &lexicon.rules {
+        if let Some(inst) = best_instance(lexicon, &hits, rule) {
+            let k = rule.signal as usize;
+            miss[k] *= 1.0 - inst.score;
+            if best[k].is_none_or(|b| inst.score > b.score) {
+                best[k] = Some(inst);
             }
         }
-        if let Some(inst) = best {
-            let score = (1.0 - miss).clamp(0.0, 1.0);
+    }
+    for kind in SignalKind::ALL {
+        if let Some(inst) = best[kind as usize] {
+            let score = (1.0 - miss[kind as usize]).clamp(0.0, 1.0);
             push_max(&mut out, kind, score, lexicon.min_report_score, || {
                 evidence(ctx.message, &inst, lexicon.evidence_max_bytes)
             });
@@ -208,8 +211,8 @@ fn scan(lexicon: &Lexicon, original: &str) -> Hits {
     let lowered = original.to_ascii_lowercase();
     let text = lowered.as_str();
     let bytes = text.as_bytes();
-    let mut hits: Vec<Hit> = Vec::with_capacity(64);
-    let mut breaks: Vec<(u32, u32)> = Vec::with_capacity(64);
+    let mut hits: Vec<Hit> = Vec::with_capacity(128);
+    let mut breaks: Vec<(u32, u32)> = Vec::with_capacity(128);
     let mut any_exclusion = false;
     let mut guards_present = 0u32;
     for m in lexicon.matcher.0.find_overlapping_iter(text) {
