@@ -16,14 +16,8 @@ use grow::coach::api::{
     CommitmentStatus, ConsultationState, Event, Intent, PersonalStatus, Resolution, SendRequest,
 };
 use grow::coach::clock::Clock;
-use grow::coach::engine::{Coach, routing_policy};
-use grow::coach::prompts::Prompts;
-use grow::coach::provider_set::ProviderSet;
-use grow::config::LoadOptions;
-use grow::routing::lexicon::Lexicon;
-use grow::routing::router::Router;
-use grow::store::Store;
-use support::coach_harness::text_of;
+use grow::coach::engine::Coach;
+use support::coach_harness::{KEY, coach_in, text_of};
 use support::fake_server::wire::{AnthropicUsage, anthropic_split_answer, words};
 use support::fake_server::{FakeServer, Reply};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -34,47 +28,17 @@ fn offline_coach(dir: &std::path::Path, now_ms: i64) -> Arc<Coach> {
 
 /// A coach whose Anthropic provider is the fake server at `anthropic` (with a fake key).
 fn coach_at(dir: &std::path::Path, now_ms: i64, anthropic: Option<String>) -> Arc<Coach> {
-    let config_path = dir.join("config.toml");
     let config = if anthropic.is_some() {
         "[retry]\nmax_retries = 0\ninitial_backoff_ms = 5\nmax_backoff_ms = 20\n\n[timeouts]\nconnect_secs = 1\nfirst_byte_secs = 5\nidle_secs = 5\n"
     } else {
         ""
     };
-    std::fs::write(&config_path, config).expect("write config");
     let mut env: HashMap<String, String> = HashMap::new();
-    env.insert("GROW_DATA_DIR".into(), dir.display().to_string());
     if let Some(url) = anthropic {
-        env.insert(
-            "ANTHROPIC_API_KEY".into(),
-            support::coach_harness::KEY.into(),
-        );
+        env.insert("ANTHROPIC_API_KEY".into(), KEY.into());
         env.insert("ANTHROPIC_BASE_URL".into(), url);
     }
-    let get = move |k: &str| env.get(k).cloned();
-    let config = grow::coach::settings::load(&LoadOptions {
-        config_path: Some(config_path),
-        db_override: None,
-        env: &get,
-    })
-    .expect("config");
-    let providers = ProviderSet::from_config(&config, &get).expect("providers");
-    let router = Router::new(
-        Arc::new(config.catalog.clone()),
-        Arc::new(Lexicon::builtin().expect("lexicon")),
-        routing_policy(&config, &providers),
-    );
-    let prompts = Prompts::load(&config).expect("prompts");
-    let store = Store::open(&config.paths.db).expect("store");
-    let coach = Coach::new(
-        Arc::new(config),
-        router,
-        providers,
-        prompts,
-        store,
-        Clock::fixed(now_ms),
-    )
-    .expect("coach");
-    Arc::new(coach)
+    Arc::new(coach_in(dir, config, env, Clock::fixed(now_ms)))
 }
 
 /// The next event that answers an intent (the personal coach's state arrives on its own).

@@ -14,15 +14,11 @@ use grow::coach::api::{Event, SendRequest, TurnStatus};
 use grow::coach::behaviour::Metrics;
 use grow::coach::clock::Clock;
 use grow::coach::consultation::ConsultationState;
-use grow::coach::engine::{CancelSignal, Coach, routing_policy};
+use grow::coach::engine::{CancelSignal, Coach};
 use grow::coach::jobs::{JobOutcome, run_jobs};
 use grow::coach::profile::{ChatWaiting, PersonalStatus, TextLength};
-use grow::coach::prompts::Prompts;
-use grow::coach::provider_set::ProviderSet;
-use grow::config::LoadOptions;
-use grow::routing::lexicon::Lexicon;
-use grow::routing::router::Router;
-use grow::store::{Checkin, ConversationKind, Role, Store};
+use grow::store::{Checkin, ConversationKind, Role};
+use support::coach_harness::coach_in;
 use support::fake_server::wire::{AnthropicUsage, anthropic_split_answer, words};
 use support::fake_server::{FakeServer, Reply};
 use tokio::sync::mpsc;
@@ -48,42 +44,16 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 
 fn harness(url: Option<String>, extra_config: &str, now_ms: i64) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config_path = dir.path().join("config.toml");
     let config = format!(
         "[retry]\nmax_retries = 0\ninitial_backoff_ms = 5\nmax_backoff_ms = 20\n\n[timeouts]\nconnect_secs = 1\nfirst_byte_secs = 2\nidle_secs = 2\n\n{extra_config}"
     );
-    std::fs::write(&config_path, config).expect("write config");
     let mut env: HashMap<String, String> = HashMap::new();
-    env.insert("GROW_DATA_DIR".into(), dir.path().display().to_string());
     if let Some(url) = url {
         env.insert("ANTHROPIC_API_KEY".into(), KEY.into());
         env.insert("ANTHROPIC_BASE_URL".into(), url);
     }
-    let get = move |k: &str| env.get(k).cloned();
-    let config = grow::coach::settings::load(&LoadOptions {
-        config_path: Some(config_path),
-        db_override: None,
-        env: &get,
-    })
-    .expect("config");
-    let providers = ProviderSet::from_config(&config, &get).expect("providers");
-    let router = Router::new(
-        Arc::new(config.catalog.clone()),
-        Arc::new(Lexicon::builtin().expect("lexicon")),
-        routing_policy(&config, &providers),
-    );
-    let prompts = Prompts::load(&config).expect("prompts");
-    let store = Store::open(&config.paths.db).expect("store");
     let clock = Clock::fixed(now_ms);
-    let coach = Coach::new(
-        Arc::new(config),
-        router,
-        providers,
-        prompts,
-        store,
-        clock.clone(),
-    )
-    .expect("coach");
+    let coach = coach_in(dir.path(), &config, env, clock.clone());
     Harness {
         coach: Arc::new(coach),
         clock,

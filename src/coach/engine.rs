@@ -155,6 +155,15 @@ impl Coach {
         config: Config,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Coach> {
+        Coach::from_config_at(config, env, Clock::System)
+    }
+
+    /// The same, reading time from `clock` (a fixed one for tests of days and schedules).
+    pub fn from_config_at(
+        config: Config,
+        env: &dyn Fn(&str) -> Option<String>,
+        clock: Clock,
+    ) -> anyhow::Result<Coach> {
         let providers = ProviderSet::from_config(&config, env)?;
         let router = Router::new(
             Arc::new(config.catalog.clone()),
@@ -163,14 +172,7 @@ impl Coach {
         );
         let prompts = Prompts::load(&config)?;
         let store = Store::open(&config.paths.db)?;
-        Coach::new(
-            Arc::new(config),
-            router,
-            providers,
-            prompts,
-            store,
-            Clock::System,
-        )
+        Coach::new(Arc::new(config), router, providers, prompts, store, clock)
     }
 
     pub fn prompts(&self) -> &Prompts {

@@ -2,9 +2,10 @@
 //! and its own temporary data dir and config.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use grow::coach::api::{Event, SendRequest, TurnSummary};
+use grow::coach::clock::Clock;
 use grow::coach::engine::{CancelSignal, Coach};
 use grow::config::LoadOptions;
 use tokio::sync::mpsc;
@@ -52,13 +53,10 @@ impl Harness {
 /// given), and `extra` appended to the config.
 pub fn harness(anthropic: Option<String>, openai: Option<String>, extra: &str) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config_path = dir.path().join("config.toml");
     let config = format!(
         "[retry]\ninitial_backoff_ms = 5\nmax_backoff_ms = 20\n\n[timeouts]\nconnect_secs = 1\nfirst_byte_secs = 1\nidle_secs = 1\n\n{extra}"
     );
-    std::fs::write(&config_path, config).expect("write config");
     let mut env: HashMap<String, String> = HashMap::new();
-    env.insert("GROW_DATA_DIR".into(), dir.path().display().to_string());
     if let Some(url) = anthropic {
         env.insert("ANTHROPIC_API_KEY".into(), KEY.into());
         env.insert("ANTHROPIC_BASE_URL".into(), url);
@@ -67,6 +65,16 @@ pub fn harness(anthropic: Option<String>, openai: Option<String>, extra: &str) -
         env.insert("OPENAI_API_KEY".into(), OPENAI_KEY.into());
         env.insert("OPENAI_BASE_URL".into(), url);
     }
+    let coach = coach_in(dir.path(), &config, env, Clock::System);
+    Harness { coach, dir }
+}
+
+/// A real coach keeping its data and its config file (`config`) in `dir`, seeing `env` as its
+/// environment, reading time from `clock`.
+pub fn coach_in(dir: &Path, config: &str, mut env: HashMap<String, String>, clock: Clock) -> Coach {
+    let config_path = dir.join("config.toml");
+    std::fs::write(&config_path, config).expect("write config");
+    env.insert("GROW_DATA_DIR".into(), dir.display().to_string());
     let get = move |k: &str| env.get(k).cloned();
     let config = grow::coach::settings::load(&LoadOptions {
         config_path: Some(config_path),
@@ -74,8 +82,7 @@ pub fn harness(anthropic: Option<String>, openai: Option<String>, extra: &str) -
         env: &get,
     })
     .expect("config");
-    let coach = Coach::from_config(config, &get).expect("coach");
-    Harness { coach, dir }
+    Coach::from_config_at(config, &get, clock).expect("coach")
 }
 
 /// The answer text a turn streamed, from its `Delta` events.
