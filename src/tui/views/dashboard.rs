@@ -167,8 +167,29 @@ fn horizontal_chart<'a>(bars: Vec<Bar<'a>>, block: Option<Block<'a>>) -> BarChar
     }
 }
 
-fn empty_note(frame: &mut Frame<'_>, area: Rect, text: &str, t: &Theme) {
-    frame.render_widget(Paragraph::new(Span::styled(text.to_string(), t.dim)), area);
+/// A horizontal bar chart in `area` (inside `block`, when given), or a dim `note` in its
+/// place when there is nothing to chart.
+fn chart_or_note<'a>(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    bars: Vec<Bar<'a>>,
+    block: Option<Block<'a>>,
+    note: &str,
+    t: &Theme,
+) {
+    if !bars.is_empty() {
+        frame.render_widget(horizontal_chart(bars, block), area);
+        return;
+    }
+    let inner = match block {
+        Some(block) => {
+            let inner = block.inner(area);
+            frame.render_widget(block, area);
+            inner
+        }
+        None => area,
+    };
+    frame.render_widget(Paragraph::new(Span::styled(note.to_string(), t.dim)), inner);
 }
 
 fn draw_full(frame: &mut Frame<'_>, area: Rect, d: &DashboardData, t: &Theme) {
@@ -226,25 +247,22 @@ fn draw_full(frame: &mut Frame<'_>, area: Rect, d: &DashboardData, t: &Theme) {
         );
     }
 
-    let models = model_bars(d, t);
-    let block = panel("models".into(), t);
-    if models.is_empty() {
-        let inner = block.inner(models_area);
-        frame.render_widget(block, models_area);
-        empty_note(frame, inner, "no requests this month", t);
-    } else {
-        frame.render_widget(horizontal_chart(models, Some(block)), models_area);
-    }
-
-    let triggers = trigger_bars(d, t);
-    let block = panel("top upgrade triggers".into(), t);
-    if triggers.is_empty() {
-        let inner = block.inner(triggers_area);
-        frame.render_widget(block, triggers_area);
-        empty_note(frame, inner, "no upgrades this month", t);
-    } else {
-        frame.render_widget(horizontal_chart(triggers, Some(block)), triggers_area);
-    }
+    chart_or_note(
+        frame,
+        models_area,
+        model_bars(d, t),
+        Some(panel("models".into(), t)),
+        "no requests this month",
+        t,
+    );
+    chart_or_note(
+        frame,
+        triggers_area,
+        trigger_bars(d, t),
+        Some(panel("top upgrade triggers".into(), t)),
+        "no upgrades this month",
+        t,
+    );
 
     let block = panel("errors · interaction config".into(), t);
     let inner = block.inner(diag_area);
@@ -297,20 +315,24 @@ fn draw_compact(frame: &mut Frame<'_>, area: Rect, d: &DashboardData, t: &Theme)
     };
     let (h, body, title) = heading(left, "models");
     frame.render_widget(Paragraph::new(title), h);
-    let models = model_bars(d, t);
-    if models.is_empty() {
-        empty_note(frame, body, " no requests", t);
-    } else {
-        frame.render_widget(horizontal_chart(models, None), pad_left(body));
-    }
+    chart_or_note(
+        frame,
+        pad_left(body),
+        model_bars(d, t),
+        None,
+        "no requests",
+        t,
+    );
     let (h, body, title) = heading(right, "upgrade triggers");
     frame.render_widget(Paragraph::new(title), h);
-    let triggers = trigger_bars(d, t);
-    if triggers.is_empty() {
-        empty_note(frame, body, " no upgrades", t);
-    } else {
-        frame.render_widget(horizontal_chart(triggers, None), pad_left(body));
-    }
+    chart_or_note(
+        frame,
+        pad_left(body),
+        trigger_bars(d, t),
+        None,
+        "no upgrades",
+        t,
+    );
     let diag_line = diagnostics_lines(d, t)
         .into_iter()
         .next()
