@@ -254,12 +254,12 @@ pub(crate) fn signal_bit(kind: SignalKind) -> u8 {
 struct Builder<'a> {
     file: &'a str,
     src: &'a str,
-    literals: Vec<String>,
-    infos: Vec<(bool, bool, Vec<SetId>)>,
-    by_literal: HashMap<(String, bool, bool), usize>,
-    /// Each distinct literal text once, in first-seen order, and its index there.
-    distinct: Vec<String>,
-    literal_index: HashMap<String, usize>,
+    /// Each distinct literal text once, in first-seen order (its index is the automaton's
+    /// match value), and where each text is.
+    texts: Vec<String>,
+    text_index: HashMap<String, usize>,
+    /// Per text: its word-boundary variants (left, right) and the sets each belongs to.
+    variants: Vec<Vec<(bool, bool, Vec<SetId>)>>,
     set_roles: Vec<SetRole>,
     set_names: Vec<String>,
 }
@@ -269,11 +269,9 @@ impl<'a> Builder<'a> {
         Builder {
             file,
             src,
-            literals: Vec::new(),
-            infos: Vec::new(),
-            by_literal: HashMap::new(),
-            distinct: Vec::new(),
-            literal_index: HashMap::new(),
+            texts: Vec::new(),
+            text_index: HashMap::new(),
+            variants: Vec::new(),
             set_roles: Vec::new(),
             set_names: Vec::new(),
         }
@@ -394,17 +392,11 @@ impl<'a> Builder<'a> {
 
         let matcher = self.matcher()?;
 
-        // The automaton knows each text once: gather every (boundaries, sets) of a text.
-        let mut variants: Vec<Vec<usize>> = vec![Vec::new(); self.distinct.len()];
-        for (i, text) in self.literals.iter().enumerate() {
-            variants[self.literal_index[text]].push(i);
-        }
-        let mut literals = Vec::with_capacity(self.distinct.len());
-        let mut entries = Vec::with_capacity(self.infos.len());
-        for of_text in &variants {
+        let mut literals = Vec::with_capacity(self.texts.len());
+        let mut entries = Vec::new();
+        for of_text in &self.variants {
             let from = entries.len() as u32;
-            for &i in of_text {
-                let (left, right, sets) = &self.infos[i];
+            for (left, right, sets) in of_text {
                 entries.extend(sets.iter().map(|&set| Entry {
                     set,
                     role: self.set_roles[set as usize],
@@ -442,7 +434,7 @@ impl<'a> Builder<'a> {
             .match_kind(MatchKind::Standard)
             .use_prefilter(false)
             .build_with_values(
-                self.distinct
+                self.texts
                     .iter()
                     .enumerate()
                     .map(|(i, text)| (text.as_str(), i as u32)),
@@ -615,24 +607,23 @@ impl<'a> Builder<'a> {
     }
 
     fn add_literal(&mut self, literal: String, left: bool, right: bool, set: SetId) {
-        let key = (literal, left, right);
-        match self.by_literal.get(&key) {
-            Some(&idx) => {
-                let sets = &mut self.infos[idx].2;
-                if !sets.contains(&set) {
-                    sets.push(set);
-                }
-            }
+        let index = match self.text_index.get(&literal) {
+            Some(&index) => index,
             None => {
-                if !self.literal_index.contains_key(&key.0) {
-                    self.literal_index
-                        .insert(key.0.clone(), self.distinct.len());
-                    self.distinct.push(key.0.clone());
-                }
-                self.literals.push(key.0.clone());
-                self.infos.push((left, right, vec![set]));
-                self.by_literal.insert(key, self.literals.len() - 1);
+                self.text_index.insert(literal.clone(), self.texts.len());
+                self.texts.push(literal);
+                self.variants.push(Vec::new());
+                self.texts.len() - 1
             }
+        };
+        let variants = &mut self.variants[index];
+        match variants
+            .iter_mut()
+            .find(|(l, r, _)| (*l, *r) == (left, right))
+        {
+            Some((_, _, sets)) if sets.contains(&set) => {}
+            Some((_, _, sets)) => sets.push(set),
+            None => variants.push((left, right, vec![set])),
         }
     }
 }
