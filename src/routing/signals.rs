@@ -10,6 +10,7 @@
 
 use std::cell::Cell;
 
+use crate::routing::crisis_model::CompiledModel;
 use crate::routing::lexicon::{GuardScope, Lexicon, Rule, SetId, SetRole, signal_bit};
 use crate::routing::types::{
     EscalationRisk, Safety, Signal, SignalContext, SignalKind, SignalSource,
@@ -42,6 +43,9 @@ struct Hits {
     guard_masks: Vec<Cell<u32>>,
     /// Bit `i` set when guard `i` matched anywhere: most messages trip no guard at all.
     guards_present: u32,
+    /// The message, ASCII-lowercased (same byte offsets), for the crisis model's own scan.
+    lowered: String,
+    any_exclusion: bool,
 }
 
 const UNKNOWN: u32 = u32::MAX;
@@ -109,6 +113,10 @@ pub fn detect(lexicon: &Lexicon, ctx: &SignalContext<'_>) -> Vec<Signal> {
                 evidence(ctx.message, &inst, lexicon.evidence_max_bytes)
             });
         }
+    }
+
+    if let Some(model) = &lexicon.crisis_model {
+        detect_with_model(lexicon, model, &hits, ctx.message, &mut out);
     }
 
     detect_context(lexicon, ctx, &mut out);
@@ -291,7 +299,36 @@ fn scan(lexicon: &Lexicon, original: &str) -> Hits {
         breaks,
         guard_masks,
         guards_present,
+        lowered,
+        any_exclusion,
     }
+}
+
+/// The summed weights of the distinct crisis-model features in the message. Evidence for crisis inside a
+/// look-alike phrase ("cut myself some slack") does not count: the lexicon already knows that
+/// phrase is harmless.
+fn model_weight_sum(lexicon: &Lexicon, model: &CompiledModel, hits: &Hits) -> f32 {
+    let mut sum = 0.0;
+    let inside_look_alike = |start: u32, end: u32| {
+        hits.any_exclusion
+            && hits.hits.iter().any(|h| {
+                matches!(lexicon.set_roles[h.set as usize], SetRole::Exclude { .. })
+                    && h.start <= start
+                    && end <= h.end
+            })
+    };
+    // A feature counts once however often it occurs: the model was trained on presence.
+    let mut seen = vec![0u64; model.weights.len().div_ceil(64)];
+    for (feature, start, end) in model.occurrences(&hits.lowered) {
+        let (word, bit) = (feature as usize / 64, 1u64 << (feature % 64));
+        let weight = model.weights[feature as usize];
+        if seen[word] & bit != 0 || (weight > 0.0 && inside_look_alike(start, end)) {
+            continue;
+        }
+        seen[word] |= bit;
+        sum += weight;
+    }
+    sum
 }
 
 /// The best-scoring instance of `rule`, if all its groups match within the window.
@@ -366,6 +403,60 @@ fn guard_factor(lexicon: &Lexicon, hits: &Hits, parts: &[&Hit], kind: SignalKind
         }
     }
     factor
+}
+
+/// The crisis model's opinion, asked only next to a crisis cue (most messages have none, and
+/// then its scan is skipped).
+fn detect_with_model(
+    lexicon: &Lexicon,
+    model: &CompiledModel,
+    hits: &Hits,
+    message: &str,
+    out: &mut Vec<Signal>,
+) {
+    let Some((factor, cue)) = crisis_cue(lexicon, hits) else {
+        return;
+    };
+    if factor < model.threshold {
+        return; // even certainty would not reach the threshold
+    }
+    let score = model.probability(model_weight_sum(lexicon, model, hits)) * factor;
+    if score >= model.threshold {
+        // The model's strongest features are often small words that only mean something
+        // together; the cue it was allowed to speak next to is what a reader can check.
+        push_max(
+            out,
+            SignalKind::Crisis,
+            score,
+            lexicon.min_report_score,
+            || {
+                let quoted = message
+                    .get(cue.start as usize..cue.end as usize)
+                    .unwrap_or_default();
+                format!("crisis model {score:.2}, near '{quoted}'")
+            },
+        );
+    }
+}
+
+/// The phrase that lets the crisis model speak, and how far to trust it: the model needs at
+/// least one phrase of the lexicon's `crisis_model_cues` groups (style alone never fires it),
+/// and the crisis guards (fiction, a topic, past and recovered) lower it as they lower the
+/// rules. The least guarded such phrase is the one returned; `None` when there is none.
+fn crisis_cue<'h>(lexicon: &Lexicon, hits: &'h Hits) -> Option<(f32, &'h Hit)> {
+    let mut best: Option<(f32, &Hit)> = None;
+    for &set in &lexicon.crisis_cue_sets {
+        for hit in hits.of_set(set) {
+            let factor = guard_factor(lexicon, hits, &[hit], SignalKind::Crisis);
+            if best.is_none_or(|(f, _)| factor > f) {
+                best = Some((factor, hit));
+            }
+            if factor >= 1.0 {
+                return best;
+            }
+        }
+    }
+    best
 }
 
 /// Which guards cover `cue` (bit `i` for guard `i`), computed once per hit.
@@ -443,8 +534,13 @@ mod tests {
     }
 
     fn run(message: &str) -> Vec<Signal> {
+        run_with(lexicon(), message)
+    }
+
+    /// A fresh message (no risk, a few turns in) through `lex`.
+    fn run_with(lex: &Lexicon, message: &str) -> Vec<Signal> {
         detect(
-            lexicon(),
+            lex,
             &SignalContext {
                 message,
                 prior_turns: 3,
@@ -757,13 +853,7 @@ score = 0.8
 
     fn mini(message: &str) -> f32 {
         let lex = Lexicon::parse("mini.toml", MINI).unwrap_or_else(|e| panic!("{e}"));
-        let ctx = SignalContext {
-            message,
-            prior_turns: 0,
-            escalation_risk: EscalationRisk::None,
-            long_context_turns: 40,
-        };
-        detect(&lex, &ctx).first().map_or(0.0, |s| s.score)
+        run_with(&lex, message).first().map_or(0.0, |s| s.score)
     }
 
     #[test]
@@ -800,5 +890,144 @@ score = 0.8
             "我最近真的快崩溃了，每天都在哭",
             SignalKind::Distress
         ));
+    }
+
+    const CRISIS_MINI: &str = r#"
+[settings]
+cooccurrence_window = 40
+guard_window = 30
+min_report_score = 0.1
+evidence_max_bytes = 60
+crisis_model_cues = ["means"]
+
+[context]
+long_context_base = 0.6
+escalation_medium = 0.7
+escalation_high = 0.9
+
+[breaks]
+en = [","]
+
+[groups.means]
+en = ["pills"]
+exclude = ["vitamin pills"]
+
+[groups.act]
+en = ["swallow all"]
+
+[[guards]]
+name = "fiction"
+scope = "clause"
+factor = 0.5
+signals = ["crisis"]
+en = ["novel"]
+
+[[rules]]
+signal = "crisis"
+all = ["means", "act"]
+score = 0.9
+"#;
+
+    const MODEL_MINI: &str = r#"
+[model]
+bias = -3.0
+threshold = 0.6
+
+[features]
+"pills" = 1.5
+"tonight" = 2.0
+"alone tonight" = 0.5
+"nothing" = -3.0
+"vitamin" = 0.1
+"#;
+
+    fn crisis_mini(message: &str) -> Option<Signal> {
+        let model = crate::routing::crisis_model::CrisisModel::parse("m.toml", MODEL_MINI)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lex = Lexicon::parse_with_model("mini.toml", CRISIS_MINI, Some(&model))
+            .unwrap_or_else(|e| panic!("{e}"));
+        run_with(&lex, message)
+            .into_iter()
+            .find(|s| s.kind == SignalKind::Crisis)
+    }
+
+    #[test]
+    fn the_crisis_model_catches_what_no_rule_names() {
+        // No rule fires ("swallow all" is missing); the features sum to 1.5 + 2.0 + 0.5.
+        let s = crisis_mini("the pills, alone tonight").unwrap_or_else(|| panic!("no crisis"));
+        let expected = 1.0 / (1.0 + (-(1.0f32)).exp());
+        assert!((s.score - expected).abs() < 1e-5, "{}", s.score);
+        // The evidence names the cue the model spoke next to.
+        assert_eq!(s.evidence, "crisis model 0.73, near 'pills'");
+        // A feature counts once, however often it occurs.
+        let twice = crisis_mini("pills pills, alone tonight tonight").map(|s| s.score);
+        assert_eq!(twice, Some(s.score));
+        // Negative evidence pulls it under the threshold.
+        assert!(crisis_mini("the pills, alone tonight, nothing").is_none());
+    }
+
+    #[test]
+    fn the_crisis_model_needs_a_crisis_cue() {
+        // Strong features but no phrase of a `crisis_model_cues` group: style alone never fires.
+        assert!(crisis_mini("alone tonight, alone tonight").is_none());
+    }
+
+    #[test]
+    fn the_crisis_model_respects_look_alikes_and_guards() {
+        // "vitamin pills" is a look-alike: the cue is cancelled and "pills" inside it does
+        // not count for the model.
+        assert!(crisis_mini("my vitamin pills, alone tonight").is_none());
+        // A fiction guard on the only cue halves the model's score (0.73 → 0.37).
+        assert!(crisis_mini("in the novel the pills, alone tonight").is_none());
+        // The rules still win where they fire, with their own score.
+        let rule = crisis_mini("swallow all the pills").unwrap_or_else(|| panic!("no crisis"));
+        assert!((rule.score - 0.9).abs() < 1e-6, "{}", rule.score);
+    }
+
+    /// The trainer defines features with `features_of`; the detector finds them with the
+    /// automaton. On every labelled message, both must see exactly the same model features.
+    #[test]
+    fn the_automaton_finds_exactly_the_features_the_model_was_trained_on() {
+        use crate::routing::crisis_model::features_of;
+        use std::collections::BTreeSet;
+        let lex = lexicon();
+        let Some(model) = &lex.crisis_model else {
+            panic!("the builtin lexicon has no crisis model");
+        };
+        let names = crate::routing::crisis_model::CrisisModel::builtin()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .features;
+        assert_eq!(names.len(), model.weights.len());
+        let vocabulary: BTreeSet<&str> = names.iter().map(|(f, _)| f.as_str()).collect();
+        let sets = [
+            include_str!("../../tests/data/routing_cases.jsonl"),
+            include_str!("../../tests/data/routing_blind7.jsonl"),
+            include_str!("../../tests/data/routing_blind8.jsonl"),
+            include_str!("../../tests/data/routing_final.jsonl"),
+        ];
+        let mut checked = 0;
+        for line in sets
+            .iter()
+            .flat_map(|s| s.lines())
+            .filter(|l| !l.is_empty())
+        {
+            let case: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}"));
+            let message = case["message"].as_str().unwrap_or_default();
+            let lowered = message.to_ascii_lowercase();
+            let found: BTreeSet<&str> = model
+                .occurrences(&lowered)
+                .map(|(f, _, _)| names[f as usize].0.as_str())
+                .collect();
+            let defined = features_of(message);
+            let expected: BTreeSet<&str> = defined
+                .iter()
+                .map(String::as_str)
+                .filter(|f| vocabulary.contains(f))
+                .collect();
+            assert_eq!(found, expected, "{message}");
+            checked += 1;
+        }
+        assert!(checked > 900);
     }
 }
