@@ -33,9 +33,15 @@ const TRAINING_SETS: &[&str] = &[
     "routing_blind7.jsonl",
     "routing_blind8.jsonl",
     "routing_blind9.jsonl",
+    "routing_blind11.jsonl",
+    "routing_blind12.jsonl",
 ];
 /// Blind sets kept out of training, to measure the model honestly.
-const HELD_OUT: &[&str] = &["routing_final.jsonl", "routing_blind10.jsonl"];
+const HELD_OUT: &[&str] = &[
+    "routing_final.jsonl",
+    "routing_blind10.jsonl",
+    "routing_blind13.jsonl",
+];
 
 const MAX_DOCUMENT_SHARE: f64 = 0.05;
 const FEATURE_BUDGET: usize = 3000;
