@@ -1,5 +1,5 @@
-//! The crisis model: a logistic regression over the presence of word, word-pair and Chinese
-//! character n-gram features, trained on the labelled routing sets
+//! The crisis model: a logistic regression over the presence of word, word-pair, word-stem and
+//! Chinese character n-gram features, trained on the labelled routing sets
 //! (`cargo run --release --example train_crisis_model`) and shipped as `assets/crisis_model.toml`.
 //!
 //! Why a model next to the phrase rules: the rules are precise but only catch what someone
@@ -10,7 +10,8 @@
 //!
 //! The features are compiled into an automaton of their own, scanned only when the lexicon
 //! found a crisis cue: the model may only speak next to one, and most messages have none, so
-//! routine messages pay nothing for it (one shared automaton made every decision 1.7× slower).
+//! routine messages pay nothing for it (folded into the lexicon's automaton, the features made
+//! a routine decision about 1.7× slower when measured).
 //! [`features_of`] is the definition of a feature that the trainer uses; a test checks that
 //! the automaton finds exactly the same features.
 
@@ -25,8 +26,8 @@ use crate::toml_path;
 pub const BUILTIN_MODEL: &str = include_str!("../../assets/crisis_model.toml");
 pub const BUILTIN_MODEL_FILE: &str = "assets/crisis_model.toml";
 
-/// At most this many features: each is one literal in the automaton, and a feature index
-/// must fit the lexicon's 16-bit set field.
+/// At most this many features: each is a literal of the model's automaton, and a feature
+/// index must fit `FeatureEntry`'s 16 bits.
 pub const MAX_FEATURES: usize = 16_000;
 
 #[derive(Debug, Clone)]
@@ -34,7 +35,7 @@ pub struct CrisisModel {
     pub bias: f32,
     /// Probability at or above which the model alone reports `crisis`.
     pub threshold: f32,
-    /// Feature texts and their weights, in file order (a feature's index is its position).
+    /// Feature texts and their weights, sorted by text (a feature's index is its position).
     pub features: Vec<(String, f32)>,
 }
 

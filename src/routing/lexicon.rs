@@ -133,7 +133,8 @@ pub struct Lexicon {
     pub(crate) context: ContextScores,
     /// The crisis model, compiled to its own automaton, when one is loaded.
     pub(crate) crisis_model: Option<CompiledModel>,
-    /// The groups the crisis rules use: the model fires only next to one of their phrases.
+    /// The groups whose phrases let the crisis model speak (`settings.crisis_model_cues`, or
+    /// every crisis rule's groups).
     pub(crate) crisis_cue_sets: Vec<SetId>,
 }
 
@@ -245,11 +246,6 @@ impl Lexicon {
         let def: LexiconFile =
             toml::from_str(src).map_err(|e| SourceError::from_toml(file, src, &e))?;
         Builder::new(file, src).build(def, model)
-    }
-
-    /// Whether a crisis model is compiled in.
-    pub fn has_crisis_model(&self) -> bool {
-        self.crisis_model.is_some()
     }
 
     /// Names of the concept groups, in set order (for diagnostics and tests).
@@ -852,6 +848,18 @@ score = 0.8
         assert!(e.message.contains("unknown group `tensions`"), "{e}");
         assert_eq!(e.hint.as_deref(), Some("did you mean `tension`?"));
         assert!(e.line > 1);
+    }
+
+    #[test]
+    fn unknown_crisis_model_cue_is_located() {
+        let src = MINIMAL.replace(
+            "evidence_max_bytes = 80",
+            "evidence_max_bytes = 80\ncrisis_model_cues = [\"optoins\"]",
+        );
+        let e = parse_err(&src);
+        assert_eq!(e.key, "settings.crisis_model_cues[0]");
+        assert!(e.message.contains("unknown group `optoins`"), "{e}");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `options`?"));
     }
 
     #[test]

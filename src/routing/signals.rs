@@ -7,6 +7,9 @@
 //! the co-occurrence window; its instance score is the rule score times the factors of any
 //! guards covering the phrases used. A signal's score combines the best instance of each of
 //! its rules as a noisy-or, `1 - Π(1 - s)`, so independent evidence adds up but never passes 1.
+//!
+//! `crisis` has a second opinion: the crisis model (`crisis_model.rs`), asked only when a
+//! crisis cue is present; the higher of the two scores wins.
 
 use std::cell::Cell;
 
@@ -304,9 +307,9 @@ fn scan(lexicon: &Lexicon, original: &str) -> Hits {
     }
 }
 
-/// The summed weights of the distinct crisis-model features in the message. Evidence for crisis inside a
-/// look-alike phrase ("cut myself some slack") does not count: the lexicon already knows that
-/// phrase is harmless.
+/// The summed weights of the distinct crisis-model features in the message. Evidence for
+/// crisis inside a look-alike phrase ("cut myself some slack") does not count: the lexicon
+/// already knows that phrase is harmless.
 fn model_weight_sum(lexicon: &Lexicon, model: &CompiledModel, hits: &Hits) -> f32 {
     let mut sum = 0.0;
     let inside_look_alike = |start: u32, end: u32| {
