@@ -18,8 +18,8 @@ use grow::coach::api::{
 use grow::coach::clock::Clock;
 use grow::coach::engine::Coach;
 use support::coach_harness::{KEY, coach_in, text_of};
-use support::fake_server::wire::{AnthropicUsage, anthropic_split_answer, words};
-use support::fake_server::{FakeServer, Reply};
+use support::fake_server::FakeServer;
+use support::fake_server::wire::{sonnet_answer, words};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 fn offline_coach(dir: &std::path::Path, now_ms: i64) -> Arc<Coach> {
@@ -54,15 +54,18 @@ async fn answer(events: &mut UnboundedReceiver<Event>) -> Event {
     }
 }
 
+/// Thursday 2026-11-26, noon UTC, in unix milliseconds: a Friday deadline is tomorrow.
+fn thursday_noon() -> i64 {
+    Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0)
+        .single()
+        .expect("date")
+        .timestamp_millis()
+}
+
 #[tokio::test]
 async fn commitment_and_profile_intents_answer_the_face() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // Thursday 2026-11-26, noon UTC.
-    let now = Utc
-        .with_ymd_and_hms(2026, 11, 26, 12, 0, 0)
-        .single()
-        .expect("date")
-        .timestamp_millis();
+    let now = thursday_noon();
     let (intents, mut events) = grow::coach::worker::spawn(offline_coach(dir.path(), now));
 
     let send = |i: Intent| intents.send(i).expect("worker running");
@@ -136,22 +139,6 @@ async fn the_personal_coach_state_is_reported_at_start() {
     assert_eq!(first, Some(PersonalStatus::None));
 }
 
-const MODEL: &str = "claude-sonnet-4-6";
-
-/// A streamed answer in two deltas (see `anthropic_split_answer`).
-fn reply(text: &str) -> Reply {
-    anthropic_split_answer(
-        MODEL,
-        text,
-        AnthropicUsage {
-            input: 1200,
-            cache_write: 0,
-            cache_read: 0,
-            output: 300,
-        },
-    )
-}
-
 /// Events until `done` holds for one (included), failing after 20 s.
 async fn until(events: &mut UnboundedReceiver<Event>, done: impl Fn(&Event) -> bool) -> Vec<Event> {
     let mut seen = Vec::new();
@@ -171,24 +158,19 @@ async fn until(events: &mut UnboundedReceiver<Event>, done: impl Fn(&Event) -> b
 #[tokio::test]
 async fn consultation_proposals_and_trend_from_the_face() {
     let server = FakeServer::start(vec![
-        reply("Welcome! What would you like to change right now?"),
-        reply("Thank you, I have what I need.\nCONSULTATION_COMPLETE"),
-        reply(&words("ProfileFinal", 200)),
-        reply(&words("Zephyrine", 650)),
-        reply("Good. What exactly will you send, and to whom?"),
-        reply(
+        sonnet_answer("Welcome! What would you like to change right now?"),
+        sonnet_answer("Thank you, I have what I need.\nCONSULTATION_COMPLETE"),
+        sonnet_answer(&words("ProfileFinal", 200)),
+        sonnet_answer(&words("Zephyrine", 650)),
+        sonnet_answer("Good. What exactly will you send, and to whom?"),
+        sonnet_answer(
             r#"{"commitments": [{"text": "Send the portfolio to two studios", "due": "2026-11-27", "confirmed": true, "evidence": "I'll send the portfolio by Friday"}]}"#,
         ),
-        reply(r#"{"commitments": []}"#),
+        sonnet_answer(r#"{"commitments": []}"#),
     ])
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    // Thursday 2026-11-26, noon UTC.
-    let now = Utc
-        .with_ymd_and_hms(2026, 11, 26, 12, 0, 0)
-        .single()
-        .expect("date")
-        .timestamp_millis();
+    let now = thursday_noon();
     let (intents, mut events) =
         grow::coach::worker::spawn(coach_at(dir.path(), now, Some(server.url())));
     let send = |i: Intent| intents.send(i).expect("worker running");

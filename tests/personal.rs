@@ -19,8 +19,8 @@ use grow::coach::jobs::{JobOutcome, run_jobs};
 use grow::coach::profile::{ChatWaiting, PersonalStatus, TextLength};
 use grow::store::{Checkin, ConversationKind, Role};
 use support::coach_harness::coach_in;
-use support::fake_server::wire::{AnthropicUsage, anthropic_split_answer, words};
-use support::fake_server::{FakeServer, Reply};
+use support::fake_server::FakeServer;
+use support::fake_server::wire::{sonnet_answer, words};
 use tokio::sync::mpsc;
 
 const KEY: &str = "sk-ant-api03-FAKE-SECRET-KEY-personal";
@@ -59,20 +59,6 @@ fn harness(url: Option<String>, extra_config: &str, now_ms: i64) -> Harness {
         clock,
         _dir: dir,
     }
-}
-
-/// A streamed answer in two deltas (see `anthropic_split_answer`).
-fn reply(text: &str) -> Reply {
-    anthropic_split_answer(
-        MODEL,
-        text,
-        AnthropicUsage {
-            input: 1500,
-            cache_write: 0,
-            cache_read: 0,
-            output: 400,
-        },
-    )
 }
 
 async fn consult(h: &Harness, text: &str) -> grow::coach::consultation::ConsultationStep {
@@ -127,14 +113,14 @@ async fn consultation_to_version_one_then_behaviour_change_writes_version_two() 
     let persona = words("Zephyrine", 650);
     let revised = words("Revisedine", 620);
     let server = FakeServer::start(vec![
-        reply("Welcome! What would you like to change in your life right now?"),
-        reply("Here is what I learned: you want to run a marathon.\nThank you — your personal coach is being prepared.\nCONSULTATION_COMPLETE"),
-        reply(&profile_short),
-        reply(&profile_ok),
-        reply(&persona),
-        reply("What would make this week a good one for your training?"),
-        reply(r#"{"commitments": [{"text": "Run three times this week", "due": "2026-11-06", "confirmed": true, "evidence": "I'll run three times by Friday"}]}"#),
-        reply(&revised),
+        sonnet_answer("Welcome! What would you like to change in your life right now?"),
+        sonnet_answer("Here is what I learned: you want to run a marathon.\nThank you — your personal coach is being prepared.\nCONSULTATION_COMPLETE"),
+        sonnet_answer(&profile_short),
+        sonnet_answer(&profile_ok),
+        sonnet_answer(&persona),
+        sonnet_answer("What would make this week a good one for your training?"),
+        sonnet_answer(r#"{"commitments": [{"text": "Run three times this week", "due": "2026-11-06", "confirmed": true, "evidence": "I'll run three times by Friday"}]}"#),
+        sonnet_answer(&revised),
     ])
     .await;
     // Monday 2026-11-02.
@@ -470,9 +456,9 @@ async fn commitments_from_the_command_text() {
 #[tokio::test]
 async fn an_explicit_finish_is_picked_up_by_the_job() {
     let server = FakeServer::start(vec![
-        reply("What would you like to work on first?"),
-        reply(&words("ProfileText", 190)),
-        reply(&words("PromptText", 520)),
+        sonnet_answer("What would you like to work on first?"),
+        sonnet_answer(&words("ProfileText", 190)),
+        sonnet_answer(&words("PromptText", 520)),
     ])
     .await;
     let h = harness(Some(server.url()), "", noon(2026, 11, 2));

@@ -14,7 +14,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-use support::fake_server::wire::{AnthropicUsage, anthropic_split_answer, words};
+use support::fake_server::wire::{sonnet_answer, words};
 
 /// How long one expected screen may take to appear (a cold debug binary on a busy machine).
 const WAIT: Duration = Duration::from_secs(30);
@@ -204,20 +204,6 @@ fn offline_turn_review_search_and_clean_quit() {
     );
 }
 
-/// A streamed answer in two deltas (see `anthropic_split_answer`).
-fn anthropic_reply(text: &str) -> support::fake_server::Reply {
-    anthropic_split_answer(
-        "claude-sonnet-4-6",
-        text,
-        AnthropicUsage {
-            input: 1200,
-            cache_write: 0,
-            cache_read: 0,
-            output: 300,
-        },
-    )
-}
-
 #[test]
 fn consultation_proposal_and_profile_screen() {
     if !Tmux::available() {
@@ -226,15 +212,15 @@ fn consultation_proposal_and_profile_screen() {
     }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let server = runtime.block_on(support::fake_server::FakeServer::start(vec![
-        anthropic_reply("Welcome! What would you like to change right now?"),
-        anthropic_reply("Thank you, I have what I need.\nCONSULTATION_COMPLETE"),
-        anthropic_reply(&words("ProfileFinal", 200)),
-        anthropic_reply(&words("Zephyrine", 650)),
-        anthropic_reply("Good plan. What exactly will you send, and to whom?"),
-        anthropic_reply(
+        sonnet_answer("Welcome! What would you like to change right now?"),
+        sonnet_answer("Thank you, I have what I need.\nCONSULTATION_COMPLETE"),
+        sonnet_answer(&words("ProfileFinal", 200)),
+        sonnet_answer(&words("Zephyrine", 650)),
+        sonnet_answer("Good plan. What exactly will you send, and to whom?"),
+        sonnet_answer(
             r#"{"commitments": [{"text": "Send the portfolio to two studios", "due": null, "confirmed": true, "evidence": "I'll send the portfolio"}]}"#,
         ),
-        anthropic_reply(&words("Revisedine", 620)),
+        sonnet_answer(&words("Revisedine", 620)),
     ]));
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");

@@ -601,6 +601,14 @@ fn consultation_info(state: ConsultationState, has_model: bool) -> ConsultationI
 }
 
 /// One consultation turn as the worker reports it: queued, started, streamed, finished.
+/// The worker reports the consultation's state, with the standard cost estimate.
+fn consultation_state(s: &mut Script, state: ConsultationState, has_model: bool, ms: u64) {
+    s.ev(
+        Event::Consultation(Box::new(consultation_info(state, has_model))),
+        ms,
+    );
+}
+
 fn consultation_turn(s: &mut Script, turn: u64, conversation_id: i64, answer: &str, ms: u64) {
     s.ev(Event::ConsultationTurnQueued { turn }, ms);
     consultation_stream(s, turn, conversation_id, answer, ms);
@@ -650,26 +658,14 @@ fn consultation_is_turned_on_after_its_cost_is_shown() {
     for (w, h) in [(100, 30), (60, 16)] {
         let mut s = Script::new(w, h);
         s.send("/consult", 0);
-        s.ev(
-            Event::Consultation(Box::new(consultation_info(
-                ConsultationState::Disabled,
-                true,
-            ))),
-            100,
-        );
+        consultation_state(&mut s, ConsultationState::Disabled, true, 100);
         snapshot(&format!("consultation_confirm_{w}x{h}"), &s);
     }
     let mut s = Script::new(100, 30);
     s.type_text("/consult", 0);
     s.key(KeyCode::Enter, KeyModifiers::NONE, 0);
     assert_eq!(s.app.take_intents(), vec![Intent::Consultation]);
-    s.ev(
-        Event::Consultation(Box::new(consultation_info(
-            ConsultationState::Disabled,
-            true,
-        ))),
-        100,
-    );
+    consultation_state(&mut s, ConsultationState::Disabled, true, 100);
     let screen = s.render().backend().to_string();
     for needle in [
         "Turn on the consultation?",
@@ -687,25 +683,13 @@ fn consultation_is_turned_on_after_its_cost_is_shown() {
     assert!(s.app.take_intents().is_empty());
     // Asked again, y turns it on; the answer opens the consultation tab.
     s.send("/consult", 400);
-    s.ev(
-        Event::Consultation(Box::new(consultation_info(
-            ConsultationState::Disabled,
-            true,
-        ))),
-        500,
-    );
+    consultation_state(&mut s, ConsultationState::Disabled, true, 500);
     s.key(KeyCode::Char('y'), KeyModifiers::NONE, 600);
     assert_eq!(
         s.app.take_intents(),
         vec![Intent::EnableConsultation { enabled: true }]
     );
-    s.ev(
-        Event::Consultation(Box::new(consultation_info(
-            ConsultationState::NotStarted,
-            true,
-        ))),
-        700,
-    );
+    consultation_state(&mut s, ConsultationState::NotStarted, true, 700);
     assert!(s.app.tab().consultation);
     let screen = s.render().backend().to_string();
     assert!(screen.contains("◆ consultation"), "{screen}");
@@ -716,13 +700,7 @@ fn consultation_is_turned_on_after_its_cost_is_shown() {
 fn consultation_chat_pauses_and_resumes() {
     let mut s = Script::new(100, 30);
     s.send("/consult", 0);
-    s.ev(
-        Event::Consultation(Box::new(consultation_info(
-            ConsultationState::NotStarted,
-            true,
-        ))),
-        100,
-    );
+    consultation_state(&mut s, ConsultationState::NotStarted, true, 100);
     s.type_text("Hi, I want to change jobs.", 200);
     s.key(KeyCode::Enter, KeyModifiers::NONE, 200);
     assert_eq!(
@@ -750,14 +728,13 @@ fn consultation_chat_pauses_and_resumes() {
     s.key(KeyCode::Char('w'), KeyModifiers::CONTROL, 1_000);
     assert!(!s.app.tab().consultation);
     s.send("/consult", 1_100);
-    s.ev(
-        Event::Consultation(Box::new(consultation_info(
-            ConsultationState::InProgress {
-                conversation_id: 40,
-                exchanges: 1,
-            },
-            true,
-        ))),
+    consultation_state(
+        &mut s,
+        ConsultationState::InProgress {
+            conversation_id: 40,
+            exchanges: 1,
+        },
+        true,
         1_200,
     );
     assert!(s.app.take_intents().contains(&Intent::LoadHistory {
@@ -874,26 +851,19 @@ fn consultation_chat_pauses_and_resumes() {
 fn finish_command_ends_the_consultation() {
     let mut s = Script::new(100, 30);
     s.send("/consult", 0);
-    s.ev(
-        Event::Consultation(Box::new(consultation_info(
-            ConsultationState::NotStarted,
-            true,
-        ))),
-        10,
-    );
+    consultation_state(&mut s, ConsultationState::NotStarted, true, 10);
     s.send("Hi", 20);
     consultation_turn(&mut s, 1, 40, "Welcome! What brings you here?", 30);
     s.type_text("/finish", 500);
     s.key(KeyCode::Enter, KeyModifiers::NONE, 500);
     assert_eq!(s.app.take_intents(), vec![Intent::FinishConsultation]);
-    s.ev(
-        Event::Consultation(Box::new(consultation_info(
-            ConsultationState::Completed {
-                conversation_id: 40,
-                at: 1_793_534_400_000,
-            },
-            true,
-        ))),
+    consultation_state(
+        &mut s,
+        ConsultationState::Completed {
+            conversation_id: 40,
+            at: 1_793_534_400_000,
+        },
+        true,
         600,
     );
     s.ev(Event::PersonalCoach(PersonalStatus::Preparing), 610);
@@ -910,13 +880,7 @@ fn finish_command_ends_the_consultation() {
     // Without a model the consultation does not open, and says why.
     let mut s = Script::new(100, 30);
     s.send("/consult", 100);
-    s.ev(
-        Event::Consultation(Box::new(consultation_info(
-            ConsultationState::NotStarted,
-            false,
-        ))),
-        200,
-    );
+    consultation_state(&mut s, ConsultationState::NotStarted, false, 200);
     assert!(!s.app.tab().consultation);
     let screen = s.render().backend().to_string();
     assert!(

@@ -482,6 +482,21 @@ pub mod wire {
         super::Reply::sse(&anthropic_stream(model, &[a, b], usage))
     }
 
+    /// A coaching-sized answer from `claude-sonnet-4-6` (1,200 tokens in, 300 out), streamed
+    /// in two deltas.
+    pub fn sonnet_answer(text: &str) -> super::Reply {
+        anthropic_split_answer(
+            "claude-sonnet-4-6",
+            text,
+            AnthropicUsage {
+                input: 1200,
+                cache_write: 0,
+                cache_read: 0,
+                output: 300,
+            },
+        )
+    }
+
     /// `n` words starting with `marker`, so a text can be recognised in later requests.
     pub fn words(marker: &str, n: usize) -> String {
         let mut w = vec![marker.to_string()];
