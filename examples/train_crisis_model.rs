@@ -113,7 +113,9 @@ fn main() -> Result<()> {
 fn load(root: &Path) -> Result<Vec<Sample>> {
     let mut samples = Vec::new();
     for &set in TRAINING_SETS {
-        debug_assert!(!HELD_OUT.contains(&set));
+        if HELD_OUT.contains(&set) {
+            bail!("{set} is held out: it must never be trained on");
+        }
         let path = root.join("tests/data").join(set);
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;

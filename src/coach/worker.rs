@@ -235,7 +235,7 @@ async fn run(
                 &events,
                 "saving the commitment",
                 coach.commit(&input, conversation_id),
-                |c| Event::Notice(format!("commitment #{} saved: {}", c.id, describe(&c))),
+                |c| commitment_saved(&c),
             ),
             Intent::ResolveCommitment { id, resolution } => reply(
                 &events,
@@ -299,7 +299,7 @@ async fn run(
                 &events,
                 "saving the commitment",
                 coach.accept_proposal(&proposal, conversation_id),
-                |c| Event::Notice(format!("commitment #{} saved: {}", c.id, describe(&c))),
+                |c| commitment_saved(&c),
             ),
             Intent::Shutdown => break,
         }
@@ -529,6 +529,10 @@ fn profile_data(coach: &Coach) -> anyhow::Result<ProfileData> {
 }
 
 /// `finish the draft (due 2026-11-27)`.
+fn commitment_saved(c: &super::api::CommitmentView) -> Event {
+    Event::Notice(format!("commitment #{} saved: {}", c.id, describe(c)))
+}
+
 fn describe(c: &super::api::CommitmentView) -> String {
     match c.due {
         Some(d) => format!("{} (due {d})", c.text),
