@@ -21,6 +21,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use grow::routing::crisis_model::{CrisisModel, features_of};
+use grow::routing::fold::Fold;
 use serde::Deserialize;
 
 const TRAINING_SETS: &[&str] = &[
@@ -35,12 +36,20 @@ const TRAINING_SETS: &[&str] = &[
     "routing_blind9.jsonl",
     "routing_blind11.jsonl",
     "routing_blind12.jsonl",
+    "routing_blind14.jsonl",
+    "routing_blind16.jsonl",
+    "routing_blind17.jsonl",
+    "routing_blind18.jsonl",
+    "routing_blind20.jsonl",
+    "routing_blind21.jsonl",
 ];
 /// Blind sets kept out of training, to measure the model honestly.
 const HELD_OUT: &[&str] = &[
     "routing_final.jsonl",
     "routing_blind10.jsonl",
     "routing_blind13.jsonl",
+    "routing_blind15.jsonl",
+    "routing_blind19.jsonl",
 ];
 
 const MAX_DOCUMENT_SHARE: f64 = 0.05;
@@ -112,6 +121,7 @@ fn main() -> Result<()> {
 
 fn load(root: &Path) -> Result<Vec<Sample>> {
     let mut samples = Vec::new();
+    let fold = Fold::new();
     for &set in TRAINING_SETS {
         if HELD_OUT.contains(&set) {
             bail!("{set} is held out: it must never be trained on");
@@ -128,7 +138,7 @@ fn load(root: &Path) -> Result<Vec<Sample>> {
                 .with_context(|| format!("{}:{}", path.display(), i + 1))?;
             samples.push(Sample {
                 set,
-                features: features_of(&case.message),
+                features: features_of(&fold.fold(&case.message)),
                 crisis: case.expect_safety == "crisis",
             });
         }

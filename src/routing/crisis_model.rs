@@ -206,16 +206,16 @@ impl CompiledModel {
         1.0 / (1.0 + (-(self.bias + weight_sum)).exp())
     }
 
-    /// Every feature occurrence in `lowered` (the message, ASCII-lowercased) as
+    /// Every feature occurrence in `folded` (the message after [`Fold`](crate::routing::fold::Fold)) as
     /// `(feature index, start, end)`, in match order; a feature may occur more than once.
     pub(crate) fn occurrences<'a>(
         &'a self,
-        lowered: &'a str,
+        folded: &'a str,
     ) -> impl Iterator<Item = (u16, u32, u32)> + 'a {
-        let bytes = lowered.as_bytes();
+        let bytes = folded.as_bytes();
         let is_word = |b: u8| b.is_ascii_alphanumeric();
         self.matcher
-            .find_overlapping_iter(lowered)
+            .find_overlapping_iter(folded)
             .flat_map(move |m| {
                 let (start, end) = (m.start(), m.end());
                 let before = start > 0 && is_word(bytes[start - 1]);
@@ -251,15 +251,15 @@ fn is_feature(text: &str) -> bool {
     }
 }
 
-/// Every feature of a message, by definition: lowercased ASCII words (maximal runs of ASCII
-/// letters and digits); pairs of words separated by exactly one space; the first 4 and 5
-/// letters of words that start with that many letters (`stem*`, matching the word itself too); and the character bigrams and trigrams of each run of
-/// Chinese characters. This is what the automaton matches for a feature literal: a word
+/// Every feature of a message folded by [`Fold::fold`](crate::routing::fold::Fold::fold), by definition: ASCII words (maximal
+/// runs of ASCII letters and digits); pairs of words separated by exactly one space; the
+/// first 4 and 5 letters of words that start with that many letters (`stem*`, matching the
+/// word itself too); and the character bigrams and trigrams of each run of Chinese
+/// characters. This is what the automaton matches for a feature literal: a word
 /// needs word boundaries on both sides, a stem on its left only, Chinese none.
-pub fn features_of(message: &str) -> BTreeSet<String> {
-    let lower = message.to_ascii_lowercase();
+pub fn features_of(folded: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let bytes = lower.as_bytes();
+    let bytes = folded.as_bytes();
     let mut words: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
@@ -274,7 +274,7 @@ pub fn features_of(message: &str) -> BTreeSet<String> {
         }
     }
     for (k, &(s, e)) in words.iter().enumerate() {
-        let word = &lower[s..e];
+        let word = &folded[s..e];
         out.insert(word.to_string());
         for n in [4, 5] {
             if word.len() >= n && word.bytes().take(n).all(|b| b.is_ascii_lowercase()) {
@@ -285,10 +285,10 @@ pub fn features_of(message: &str) -> BTreeSet<String> {
             && s2 == e + 1
             && bytes[e] == b' '
         {
-            out.insert(format!("{word} {}", &lower[s2..e2]));
+            out.insert(format!("{word} {}", &folded[s2..e2]));
         }
     }
-    let chars: Vec<char> = lower.chars().collect();
+    let chars: Vec<char> = folded.chars().collect();
     let mut run_start = None;
     for (k, &c) in chars.iter().chain(std::iter::once(&' ')).enumerate() {
         match (is_cjk(c), run_start) {
@@ -321,7 +321,9 @@ mod tests {
 
     #[test]
     fn features_are_words_pairs_stems_and_chinese_ngrams() {
-        let f = features_of("I can't sleep, Tonight 我不想活了");
+        let f = features_of(
+            &crate::routing::fold::Fold::new().fold("I can't sleep, Tonight 我不想活了"),
+        );
         for expected in [
             "i",
             "can",

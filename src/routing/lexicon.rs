@@ -24,6 +24,7 @@ use daachorse::{DoubleArrayAhoCorasick, DoubleArrayAhoCorasickBuilder, MatchKind
 use serde::Deserialize;
 
 use crate::routing::crisis_model::{CompiledModel, CrisisModel};
+use crate::routing::fold::Fold;
 use crate::routing::types::SignalKind;
 use crate::source_error::{PathSeg, SourceError, nearest};
 use crate::toml_path;
@@ -136,6 +137,8 @@ pub struct Lexicon {
     /// The groups whose phrases let the crisis model speak (`settings.crisis_model_cues`, or
     /// every crisis rule's groups).
     pub(crate) crisis_cue_sets: Vec<SetId>,
+    /// How a message (and every phrase) is folded before matching.
+    pub(crate) fold: Fold,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -284,6 +287,7 @@ struct Builder<'a> {
     variants: Vec<Vec<(bool, bool, Vec<SetId>)>>,
     set_roles: Vec<SetRole>,
     set_names: Vec<String>,
+    fold: Fold,
 }
 
 impl<'a> Builder<'a> {
@@ -296,6 +300,7 @@ impl<'a> Builder<'a> {
             variants: Vec::new(),
             set_roles: Vec::new(),
             set_names: Vec::new(),
+            fold: Fold::new(),
         }
     }
 
@@ -478,11 +483,12 @@ impl<'a> Builder<'a> {
             },
             crisis_cue_sets,
             crisis_model,
+            fold: self.fold,
         })
     }
 
     fn matcher(&self) -> Result<Matcher, SourceError> {
-        // Literals are stored lowercase and the scanner lowercases the message once, so the
+        // Literals are stored folded and the scanner folds the message once, so the
         // automaton is case-sensitive and knows no upper-case bytes. No prefilter: with
         // hundreds of one-character Chinese cues and short English words it finds a candidate
         // every few bytes and only adds work to the overlapping search.
@@ -653,7 +659,7 @@ impl<'a> Builder<'a> {
             )
         })?;
         for form in forms {
-            let lower = form.to_ascii_lowercase();
+            let lower = self.fold.fold(&form);
             let left = lower
                 .chars()
                 .next()

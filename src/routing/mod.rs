@@ -3,6 +3,7 @@
 
 pub mod analyzer;
 pub mod crisis_model;
+pub mod fold;
 pub mod health;
 pub mod lexicon;
 pub mod plan;
