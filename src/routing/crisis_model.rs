@@ -206,8 +206,8 @@ impl CompiledModel {
         1.0 / (1.0 + (-(self.bias + weight_sum)).exp())
     }
 
-    /// Every feature occurrence in `folded` (the message after [`Fold`](crate::routing::fold::Fold)) as
-    /// `(feature index, start, end)`, in match order; a feature may occur more than once.
+    /// Every feature occurrence in `folded` (the message after [`Fold`](super::fold::Fold))
+    /// as `(feature index, start, end)`, in match order; a feature may occur more than once.
     pub(crate) fn occurrences<'a>(
         &'a self,
         folded: &'a str,
@@ -251,12 +251,13 @@ fn is_feature(text: &str) -> bool {
     }
 }
 
-/// Every feature of a message folded by [`Fold::fold`](crate::routing::fold::Fold::fold), by definition: ASCII words (maximal
-/// runs of ASCII letters and digits); pairs of words separated by exactly one space; the
-/// first 4 and 5 letters of words that start with that many letters (`stem*`, matching the
-/// word itself too); and the character bigrams and trigrams of each run of Chinese
-/// characters. This is what the automaton matches for a feature literal: a word
-/// needs word boundaries on both sides, a stem on its left only, Chinese none.
+/// Every feature of a message folded by [`Fold::fold`](super::fold::Fold::fold), by
+/// definition: ASCII words (maximal runs of ASCII letters and digits); pairs of words
+/// separated by exactly one space; the first 4 and 5 letters of words that start with that
+/// many letters (`stem*`, matching the word itself too); and the character bigrams and
+/// trigrams of each run of Chinese characters. This is what the automaton matches for a
+/// feature literal: a word needs word boundaries on both sides, a stem on its left only,
+/// Chinese none.
 pub fn features_of(folded: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let bytes = folded.as_bytes();

@@ -1,5 +1,5 @@
 //! Folding a message before matching: ASCII letters to lowercase, and Traditional Chinese
-//! characters (Taiwan and Hong Kong forms included) to Simplified, so one lexicon and one
+//! characters (many Taiwan and Hong Kong forms among them) to Simplified, so one lexicon and one
 //! crisis model serve 我想自殺 as they serve 我想自杀.
 //!
 //! A character is only ever replaced by one of the same UTF-8 length, so every byte offset in
