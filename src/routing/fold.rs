@@ -78,34 +78,31 @@ impl Fold {
         }
         // Found first, swapped after: most Chinese text needs no swap at all, and swapping in
         // place on the `String` keeps it valid without re-checking 2 KB of UTF-8. A byte in
-        // `LEAD_BYTES` is never a continuation byte, so no character widths are needed.
+        // `LEAD_BYTES` is never a continuation byte, and the three bytes it starts are one
+        // character, so the loop steps over them at once.
         let bytes = text.as_bytes();
-        let swaps: Vec<(usize, char)> = bytes
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| LEAD_BYTES.contains(b))
-            .filter_map(|(at, _)| Some((at, self.simplified_at(bytes, at)?)))
-            .collect();
+        let mut swaps: Vec<(usize, char)> = Vec::new();
+        let mut at = 0;
+        while at + 2 < bytes.len() {
+            let lead = bytes[at];
+            if !LEAD_BYTES.contains(&lead) {
+                at += 1;
+                continue;
+            }
+            let code = (u32::from(lead & 0x0F) << 12)
+                | (u32::from(bytes[at + 1] & 0x3F) << 6)
+                | u32::from(bytes[at + 2] & 0x3F);
+            let slot = code.wrapping_sub(FIRST) as usize;
+            if slot < self.table.len() && (self.mapped[slot / 64] >> (slot % 64)) & 1 == 1 {
+                swaps.push((at, self.table[slot]));
+            }
+            at += 3;
+        }
         let mut buf = [0u8; 4];
         for (at, to) in swaps {
             folded.replace_range(at..at + 3, to.encode_utf8(&mut buf));
         }
         folded
-    }
-
-    /// The Simplified form of the three-byte character at `at`, if it has one.
-    fn simplified_at(&self, bytes: &[u8], at: usize) -> Option<char> {
-        let [lead, b1, b2] = *bytes.get(at..at + 3)? else {
-            return None;
-        };
-        let code =
-            (u32::from(lead & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
-        let slot = code.wrapping_sub(FIRST) as usize;
-        let word = *self.mapped.get(slot / 64)?;
-        if word & (1 << (slot % 64)) == 0 {
-            return None;
-        }
-        self.table.get(slot).copied()
     }
 }
 
