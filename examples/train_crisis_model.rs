@@ -21,7 +21,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use grow::routing::crisis_model::{CrisisModel, features_of};
-use grow::routing::fold::Fold;
+use grow::routing::scripts::ChineseScripts;
 use serde::Deserialize;
 
 const TRAINING_SETS: &[&str] = &[
@@ -121,7 +121,7 @@ fn main() -> Result<()> {
 
 fn load(root: &Path) -> Result<Vec<Sample>> {
     let mut samples = Vec::new();
-    let fold = Fold::new();
+    let scripts = ChineseScripts::new();
     for &set in TRAINING_SETS {
         if HELD_OUT.contains(&set) {
             bail!("{set} is held out: it must never be trained on");
@@ -138,7 +138,7 @@ fn load(root: &Path) -> Result<Vec<Sample>> {
                 .with_context(|| format!("{}:{}", path.display(), i + 1))?;
             samples.push(Sample {
                 set,
-                features: features_of(&fold.fold(&case.message)),
+                features: features_of(&scripts.to_simplified(&case.message)),
                 crisis: case.expect_safety == "crisis",
             });
         }

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use daachorse::{DoubleArrayAhoCorasick, DoubleArrayAhoCorasickBuilder, MatchKind};
 use serde::Deserialize;
 
+use crate::routing::scripts::ChineseScripts;
 use crate::source_error::SourceError;
 use crate::toml_path;
 
@@ -119,28 +120,33 @@ impl CrisisModel {
     }
 
     /// Compiles the features into an automaton. A word needs word boundaries on both sides,
-    /// a stem on its left, Chinese none, exactly as [`features_of`] defines them.
-    pub fn compile(&self) -> Result<CompiledModel, String> {
-        let mut literal_index: BTreeMap<&str, usize> = BTreeMap::new();
+    /// a stem on its left, Chinese none, exactly as [`features_of`] defines them. A Chinese
+    /// feature is also compiled in its Traditional spellings, so the scan needs no folding.
+    pub fn compile(&self, scripts: &ChineseScripts) -> Result<CompiledModel, String> {
+        let mut literal_index: BTreeMap<String, usize> = BTreeMap::new();
         let mut per_literal: Vec<Vec<FeatureEntry>> = Vec::new();
         for (i, (text, _)) in self.features.iter().enumerate() {
-            let (literal, entry) = match text.strip_suffix('*') {
-                Some(stem) => (stem, FeatureEntry::new(i, true, false)),
+            let (literals, entry) = match text.strip_suffix('*') {
+                Some(stem) => (vec![stem.to_string()], FeatureEntry::new(i, true, false)),
+                None if text.is_ascii() => (vec![text.clone()], FeatureEntry::new(i, true, true)),
                 None => {
-                    let ascii = text.is_ascii();
-                    (text.as_str(), FeatureEntry::new(i, ascii, ascii))
+                    let mut written = scripts.traditional_forms(text);
+                    written.push(text.clone());
+                    (written, FeatureEntry::new(i, false, false))
                 }
             };
-            let next = per_literal.len();
-            let slot = *literal_index.entry(literal).or_insert(next);
-            if slot == next {
-                per_literal.push(Vec::new());
+            for literal in literals {
+                let next = per_literal.len();
+                let slot = *literal_index.entry(literal).or_insert(next);
+                if slot == next {
+                    per_literal.push(Vec::new());
+                }
+                per_literal[slot].push(entry);
             }
-            per_literal[slot].push(entry);
         }
         let matcher = DoubleArrayAhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
-            .build_with_values(literal_index.iter().map(|(&l, &i)| (l, i as u32)))
+            .build_with_values(literal_index.iter().map(|(l, &i)| (l, i as u32)))
             .map_err(|e| e.to_string())?;
         let mut literals = Vec::with_capacity(per_literal.len());
         let mut entries = Vec::with_capacity(self.features.len());
@@ -206,16 +212,16 @@ impl CompiledModel {
         1.0 / (1.0 + (-(self.bias + weight_sum)).exp())
     }
 
-    /// Every feature occurrence in `folded` (the message after [`Fold`](super::fold::Fold))
-    /// as `(feature index, start, end)`, in match order; a feature may occur more than once.
+    /// Every feature occurrence in `lowered` (the message, ASCII-lowercased) as
+    /// `(feature index, start, end)`, in match order; a feature may occur more than once.
     pub(crate) fn occurrences<'a>(
         &'a self,
-        folded: &'a str,
+        lowered: &'a str,
     ) -> impl Iterator<Item = (u16, u32, u32)> + 'a {
-        let bytes = folded.as_bytes();
+        let bytes = lowered.as_bytes();
         let is_word = |b: u8| b.is_ascii_alphanumeric();
         self.matcher
-            .find_overlapping_iter(folded)
+            .find_overlapping_iter(lowered)
             .flat_map(move |m| {
                 let (start, end) = (m.start(), m.end());
                 let before = start > 0 && is_word(bytes[start - 1]);
@@ -251,16 +257,16 @@ fn is_feature(text: &str) -> bool {
     }
 }
 
-/// Every feature of a message folded by [`Fold::fold`](super::fold::Fold::fold), by
-/// definition: ASCII words (maximal runs of ASCII letters and digits); pairs of words
+/// Every feature of a message, by definition: lowercased ASCII words (maximal runs of ASCII letters and digits); pairs of words
 /// separated by exactly one space; the first 4 and 5 letters of words that start with that
 /// many letters (`stem*`, matching the word itself too); and the character bigrams and
 /// trigrams of each run of Chinese characters. This is what the automaton matches for a
 /// feature literal: a word needs word boundaries on both sides, a stem on its left only,
 /// Chinese none.
-pub fn features_of(folded: &str) -> BTreeSet<String> {
+pub fn features_of(message: &str) -> BTreeSet<String> {
+    let lower = message.to_ascii_lowercase();
     let mut out = BTreeSet::new();
-    let bytes = folded.as_bytes();
+    let bytes = lower.as_bytes();
     let mut words: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
@@ -275,7 +281,7 @@ pub fn features_of(folded: &str) -> BTreeSet<String> {
         }
     }
     for (k, &(s, e)) in words.iter().enumerate() {
-        let word = &folded[s..e];
+        let word = &lower[s..e];
         out.insert(word.to_string());
         for n in [4, 5] {
             if word.len() >= n && word.bytes().take(n).all(|b| b.is_ascii_lowercase()) {
@@ -286,10 +292,10 @@ pub fn features_of(folded: &str) -> BTreeSet<String> {
             && s2 == e + 1
             && bytes[e] == b' '
         {
-            out.insert(format!("{word} {}", &folded[s2..e2]));
+            out.insert(format!("{word} {}", &lower[s2..e2]));
         }
     }
-    let chars: Vec<char> = folded.chars().collect();
+    let chars: Vec<char> = lower.chars().collect();
     let mut run_start = None;
     for (k, &c) in chars.iter().chain(std::iter::once(&' ')).enumerate() {
         match (is_cjk(c), run_start) {
@@ -322,9 +328,7 @@ mod tests {
 
     #[test]
     fn features_are_words_pairs_stems_and_chinese_ngrams() {
-        let f = features_of(
-            &crate::routing::fold::Fold::new().fold("I can't sleep, Tonight 我不想活了"),
-        );
+        let f = features_of("I can't sleep, Tonight 我不想活了");
         for expected in [
             "i",
             "can",

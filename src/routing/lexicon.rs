@@ -24,7 +24,7 @@ use daachorse::{DoubleArrayAhoCorasick, DoubleArrayAhoCorasickBuilder, MatchKind
 use serde::Deserialize;
 
 use crate::routing::crisis_model::{CompiledModel, CrisisModel};
-use crate::routing::fold::Fold;
+use crate::routing::scripts::ChineseScripts;
 use crate::routing::types::SignalKind;
 use crate::source_error::{PathSeg, SourceError, nearest};
 use crate::toml_path;
@@ -137,8 +137,6 @@ pub struct Lexicon {
     /// The groups whose phrases let the crisis model speak (`settings.crisis_model_cues`, or
     /// every crisis rule's groups).
     pub(crate) crisis_cue_sets: Vec<SetId>,
-    /// How a message (and every phrase) is folded before matching.
-    pub(crate) fold: Fold,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -287,7 +285,8 @@ struct Builder<'a> {
     variants: Vec<Vec<(bool, bool, Vec<SetId>)>>,
     set_roles: Vec<SetRole>,
     set_names: Vec<String>,
-    fold: Fold,
+    /// Where the Traditional spellings of Chinese phrases come from.
+    scripts: ChineseScripts,
 }
 
 impl<'a> Builder<'a> {
@@ -300,7 +299,7 @@ impl<'a> Builder<'a> {
             variants: Vec::new(),
             set_roles: Vec::new(),
             set_names: Vec::new(),
-            fold: Fold::new(),
+            scripts: ChineseScripts::new(),
         }
     }
 
@@ -446,7 +445,7 @@ impl<'a> Builder<'a> {
         crisis_cue_sets.sort_unstable();
         crisis_cue_sets.dedup();
         let crisis_model = model
-            .map(CrisisModel::compile)
+            .map(|m| m.compile(&self.scripts))
             .transpose()
             .map_err(|e| self.err(&[], format!("cannot compile the crisis model: {e}"), None))?;
         let matcher = self.matcher()?;
@@ -483,12 +482,11 @@ impl<'a> Builder<'a> {
             },
             crisis_cue_sets,
             crisis_model,
-            fold: self.fold,
         })
     }
 
     fn matcher(&self) -> Result<Matcher, SourceError> {
-        // Literals are stored folded and the scanner folds the message once, so the
+        // Literals are stored lowercase and the scanner lowercases the message once, so the
         // automaton is case-sensitive and knows no upper-case bytes. No prefilter: with
         // hundreds of one-character Chinese cues and short English words it finds a candidate
         // every few bytes and only adds work to the overlapping search.
@@ -659,7 +657,7 @@ impl<'a> Builder<'a> {
             )
         })?;
         for form in forms {
-            let lower = self.fold.fold(&form);
+            let lower = form.to_ascii_lowercase();
             let left = lower
                 .chars()
                 .next()
@@ -669,8 +667,13 @@ impl<'a> Builder<'a> {
                     .chars()
                     .last()
                     .is_some_and(|c| c.is_ascii_alphanumeric());
-            for variant in spellings(&lower) {
-                self.add_literal(variant, left, right, set);
+            // Traditional Chinese is compiled in rather than folded out of every message: the
+            // automaton grows a little and a decision pays nothing for it.
+            let traditional = self.scripts.traditional_forms(&lower);
+            for written in std::iter::once(lower).chain(traditional) {
+                for variant in spellings(&written) {
+                    self.add_literal(variant, left, right, set);
+                }
             }
         }
         Ok(())

@@ -3,11 +3,11 @@
 
 pub mod analyzer;
 pub mod crisis_model;
-pub mod fold;
 pub mod health;
 pub mod lexicon;
 pub mod plan;
 pub mod router;
+pub mod scripts;
 pub mod selector;
 pub mod signals;
 pub mod types;

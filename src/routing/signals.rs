@@ -46,8 +46,8 @@ struct Hits {
     guard_masks: Vec<Cell<u32>>,
     /// Bit `i` set when guard `i` matched anywhere: most messages trip no guard at all.
     guards_present: u32,
-    /// The message, folded (same byte offsets), for the crisis model's own scan.
-    folded: String,
+    /// The message, ASCII-lowercased (same byte offsets), for the crisis model's own scan.
+    lowered: String,
     any_exclusion: bool,
 }
 
@@ -218,9 +218,10 @@ fn is_word_byte(b: u8) -> bool {
 /// One automaton pass: every phrase match that sits on its word boundaries, with look-alike
 /// exclusions already applied.
 fn scan(lexicon: &Lexicon, original: &str) -> Hits {
-    // Folding keeps every byte offset, so matches (and evidence) index the original.
-    let folded = lexicon.fold.fold(original);
-    let text = folded.as_str();
+    // ASCII lowercasing keeps every byte offset, so matches (and evidence) index the original.
+    // Traditional Chinese needs no pass here: the lexicon compiled its spellings in.
+    let lowered = original.to_ascii_lowercase();
+    let text = lowered.as_str();
     let bytes = text.as_bytes();
     let mut hits: Vec<Hit> = Vec::with_capacity(128);
     let mut breaks: Vec<(u32, u32)> = Vec::with_capacity(128);
@@ -302,7 +303,7 @@ fn scan(lexicon: &Lexicon, original: &str) -> Hits {
         breaks,
         guard_masks,
         guards_present,
-        folded,
+        lowered,
         any_exclusion,
     }
 }
@@ -322,7 +323,7 @@ fn model_weight_sum(lexicon: &Lexicon, model: &CompiledModel, hits: &Hits) -> f3
     };
     // A feature counts once however often it occurs: the model was trained on presence.
     let mut seen = vec![0u64; model.weights.len().div_ceil(64)];
-    for (feature, start, end) in model.occurrences(&hits.folded) {
+    for (feature, start, end) in model.occurrences(&hits.lowered) {
         let (word, bit) = (feature as usize / 64, 1u64 << (feature % 64));
         let weight = model.weights[feature as usize];
         if seen[word] & bit != 0 || (weight > 0.0 && inside_look_alike(start, end)) {
@@ -1002,6 +1003,7 @@ threshold = 0.6
             .features;
         assert_eq!(names.len(), model.weights.len());
         let vocabulary: BTreeSet<&str> = names.iter().map(|(f, _)| f.as_str()).collect();
+        let scripts = crate::routing::scripts::ChineseScripts::new();
         let sets = [
             include_str!("../../tests/data/routing_cases.jsonl"),
             include_str!("../../tests/data/routing_blind7.jsonl"),
@@ -1017,12 +1019,11 @@ threshold = 0.6
             let case: serde_json::Value =
                 serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}"));
             let message = case["message"].as_str().unwrap_or_default();
-            let folded = lex.fold.fold(message);
             let found: BTreeSet<&str> = model
-                .occurrences(&folded)
+                .occurrences(&message.to_ascii_lowercase())
                 .map(|(f, _, _)| names[f as usize].0.as_str())
                 .collect();
-            let defined = features_of(&folded);
+            let defined = features_of(&scripts.to_simplified(message));
             let expected: BTreeSet<&str> = defined
                 .iter()
                 .map(String::as_str)
