@@ -1,11 +1,17 @@
 //! One whole routing decision: `cargo bench --bench routing`.
 //! Target: median under 10 µs for a 2 KB message with a 1,000-turn history. The history
 //! enters as counts and token totals (never re-scanned), so its length costs nothing.
+//!
+//! On a shared, noisy host criterion's medians can drift by a third between runs. With
+//! `GROW_BENCH_BEST_OF=1` the bench instead prints the best of 300 batches of 200 decisions
+//! per message: noise only ever adds time, so the best batch is what the code costs, and two
+//! builds compare fairly run after run.
 
 use std::hint::black_box;
 use std::sync::Arc;
+use std::time::Instant;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use grow::catalog::Catalog;
 use grow::routing::health::{HealthBook, HealthPolicy, Outcome};
 use grow::routing::lexicon::Lexicon;
@@ -56,24 +62,32 @@ fn message(sentences: &[&str], bytes: usize) -> String {
     out
 }
 
-fn bench(c: &mut Criterion) {
+fn router() -> Router {
     let catalog = Arc::new(Catalog::builtin().expect("catalog"));
     let lexicon = Arc::new(Lexicon::builtin().expect("lexicon"));
-    let router = Router::new(catalog, lexicon, RoutingPolicy::default());
-    let text = message(MIXED, 2048);
-    let english = message(ENGLISH, 2048);
-    let chinese = message(CHINESE, 2048);
-    let with_crisis_cue = message(WITH_CRISIS_CUE, 2048);
-    // A 1,000-turn conversation: ~120 tokens a turn, already counted by the coach.
-    let input = RouteInput {
-        message: &text,
+    Router::new(catalog, lexicon, RoutingPolicy::default())
+}
+
+/// A 1,000-turn conversation: ~120 tokens a turn, already counted by the coach.
+fn long_conversation(message: &str) -> RouteInput<'_> {
+    RouteInput {
+        message,
         prior_turns: 1_000,
         history_tokens: 120_000,
         system_tokens: 600,
         turns_since_signal_upgrade: Some(2),
         now_ms: 1_000_000,
         ..RouteInput::default()
-    };
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let router = router();
+    let text = message(MIXED, 2048);
+    let english = message(ENGLISH, 2048);
+    let chinese = message(CHINESE, 2048);
+    let with_crisis_cue = message(WITH_CRISIS_CUE, 2048);
+    let input = long_conversation(&text);
     let healthy = HealthBook::new(HealthPolicy::default());
     let mut cooling = HealthBook::new(HealthPolicy::default());
     cooling.record(
@@ -121,5 +135,38 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// Best of 300 batches of 200 decisions, per message (see the module docs).
+fn best_of() {
+    let router = router();
+    let healthy = HealthBook::new(HealthPolicy::default());
+    for (name, sentences) in [
+        ("2 KB mixed", MIXED),
+        ("2 KB English", ENGLISH),
+        ("2 KB Chinese", CHINESE),
+        ("2 KB crisis-cue", WITH_CRISIS_CUE),
+    ] {
+        let text = message(sentences, 2048);
+        let input = long_conversation(&text);
+        let best = (0..300)
+            .map(|_| {
+                let start = Instant::now();
+                for _ in 0..200 {
+                    black_box(router.decide(black_box(&input), black_box(&healthy)).ok());
+                }
+                start.elapsed().as_secs_f64() * 1e6 / 200.0
+            })
+            .fold(f64::INFINITY, f64::min);
+        println!("decide, {name} message, 1000-turn history: best batch {best:.2} µs");
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("GROW_BENCH_BEST_OF").is_some() {
+        best_of();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
