@@ -75,5 +75,8 @@ mod tests {
             n.for_message("我觉得 burnout 很严重")
                 .contains("希望24热线")
         );
+        // Traditional Chinese is mostly written in Hong Kong and Taiwan: their lines are there.
+        let traditional = n.for_message("我真係想自殺");
+        assert!(traditional.contains("2389 2222") && traditional.contains("1925"));
     }
 }
