@@ -13,8 +13,9 @@
 //! Phrase syntax: plain text, matched case-insensitively (ASCII: phrases are stored lowercase
 //! and the message is lowercased once before the scan). A phrase that starts or
 //! ends with an ASCII letter or digit must sit on a word boundary on that side, unless it ends
-//! with `*` (a stem: `sabotag*` matches "sabotage", "sabotaging"). Chinese needs no
-//! boundaries. A phrase with an apostrophe also matches its curly (`’`) and bare (`dont`)
+//! with `*` (a stem: `sabotag*` matches "sabotage", "sabotaging") or starts with one (a word
+//! ending: `*killmyself` matches "imgoingtokillmyself", typed without spaces). Chinese needs
+//! no boundaries. A phrase with an apostrophe also matches its curly (`’`) and bare (`dont`)
 //! spellings. `{a|b}` writes alternatives inside a phrase (`{end|ending|ended} my {own |}life`
 //! is six literals), so a concept is written once with its word forms.
 
@@ -73,6 +74,9 @@ pub(crate) struct Guard {
     pub signals: u8,
     /// The phrase set holding the guard's phrases.
     pub set: SetId,
+    /// The groups whose phrases the guard may lower; empty for every group. A job named in
+    /// the message makes "overdose" a word of the trade, not "I want to kill myself".
+    pub only_groups: Vec<SetId>,
 }
 
 #[derive(Debug, Clone)]
@@ -201,6 +205,9 @@ struct GuardDef {
     window: Option<u32>,
     factor: f32,
     signals: Vec<String>,
+    /// Restricts the guard to these groups' phrases.
+    #[serde(default)]
+    groups: Vec<String>,
     #[serde(default)]
     en: Vec<String>,
     #[serde(default)]
@@ -347,7 +354,7 @@ impl<'a> Builder<'a> {
         for (i, g) in def.guards.iter().enumerate() {
             let path = toml_path!["guards", i];
             let id = self.new_set(SetRole::Guard(i as u16), g.name.clone());
-            guards.push(self.guard(i, g, &def.settings, id)?);
+            guards.push(self.guard(i, g, &def.settings, id, &group_ids)?);
             let phrases = PhraseSetDef {
                 en: g.en.clone(),
                 zh: g.zh.clone(),
@@ -383,17 +390,7 @@ impl<'a> Builder<'a> {
             }
             let mut groups = Vec::with_capacity(r.all.len());
             for (j, name) in r.all.iter().enumerate() {
-                let Some(&id) = group_ids.get(name.as_str()) else {
-                    let hint = nearest(name, group_ids.keys().copied())
-                        .map(|n| format!("did you mean `{n}`?"))
-                        .or_else(|| Some("groups are defined as [groups.NAME]".into()));
-                    return Err(self.err(
-                        &toml_path!["rules", i, "all", j],
-                        format!("unknown group `{name}`"),
-                        hint,
-                    ));
-                };
-                groups.push(id);
+                groups.push(self.group_id(&group_ids, name, &toml_path!["rules", i, "all", j])?);
                 used.push(name.as_str());
             }
             if r.window == Some(0) {
@@ -551,6 +548,7 @@ impl<'a> Builder<'a> {
         g: &GuardDef,
         settings: &SettingsDef,
         set: SetId,
+        group_ids: &BTreeMap<&str, SetId>,
     ) -> Result<Guard, SourceError> {
         if !(0.0..=1.0).contains(&g.factor) {
             return Err(self.err(
@@ -577,12 +575,32 @@ impl<'a> Builder<'a> {
         for (j, name) in g.signals.iter().enumerate() {
             signals |= signal_bit(self.signal_name(name, &toml_path!["guards", i, "signals", j])?);
         }
+        let mut only_groups = Vec::with_capacity(g.groups.len());
+        for (j, name) in g.groups.iter().enumerate() {
+            let id = self.group_id(group_ids, name, &toml_path!["guards", i, "groups", j])?;
+            only_groups.push(id);
+        }
         Ok(Guard {
             scope: g.scope,
             window: g.window.unwrap_or(settings.guard_window),
             factor: g.factor,
             signals,
             set,
+            only_groups,
+        })
+    }
+
+    fn group_id(
+        &self,
+        group_ids: &BTreeMap<&str, SetId>,
+        name: &str,
+        path: &[PathSeg],
+    ) -> Result<SetId, SourceError> {
+        group_ids.get(name).copied().ok_or_else(|| {
+            let hint = nearest(name, group_ids.keys().copied())
+                .map(|n| format!("did you mean `{n}`?"))
+                .or_else(|| Some("groups are defined as [groups.NAME]".into()));
+            self.err(path, format!("unknown group `{name}`"), hint)
         })
     }
 
@@ -633,7 +651,8 @@ impl<'a> Builder<'a> {
 
     fn add_phrase(&mut self, set: SetId, raw: &str, path: &[PathSeg]) -> Result<(), SourceError> {
         let stem = raw.ends_with('*');
-        let text = raw.trim_end_matches('*');
+        let ending = raw.starts_with('*');
+        let text = raw.trim_end_matches('*').trim_start_matches('*');
         // A newline is a meaningful clause break, so only blank-space phrases are refused.
         if text.chars().all(|c| c == ' ') {
             return Err(self.err(
@@ -645,8 +664,12 @@ impl<'a> Builder<'a> {
         if text.contains('*') {
             return Err(self.err(
                 path,
-                format!("`*` may only end a phrase: `{raw}`"),
-                Some("write `stem*` to match any word that starts with `stem`".into()),
+                format!("`*` may only start or end a phrase: `{raw}`"),
+                Some(
+                    "write `stem*` to match any word that starts with `stem`, `*end` for any \
+                     word that ends with `end`"
+                        .into(),
+                ),
             ));
         }
         let forms = alternatives(text).map_err(|why| {
@@ -658,10 +681,11 @@ impl<'a> Builder<'a> {
         })?;
         for form in forms {
             let lower = form.to_ascii_lowercase();
-            let left = lower
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphanumeric());
+            let left = !ending
+                && lower
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric());
             let right = !stem
                 && lower
                     .chars()
@@ -892,7 +916,7 @@ score = 0.8
         let src = MINIMAL.replace("\"two offers\"", "\"two*offers\"");
         let e = parse_err(&src);
         assert_eq!(e.key, "groups.options.en[0]");
-        assert!(e.message.contains("`*` may only end a phrase"));
+        assert!(e.message.contains("`*` may only start or end a phrase"));
     }
 
     #[test]

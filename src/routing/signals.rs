@@ -90,32 +90,50 @@ struct Instance {
     len: usize,
 }
 
+impl Instance {
+    fn spans(&self) -> &[(u32, u32)] {
+        &self.parts[..self.len]
+    }
+
+    /// Whether the two instances use any of the same words.
+    fn overlaps(&self, other: &Instance) -> bool {
+        self.spans()
+            .iter()
+            .any(|a| other.spans().iter().any(|b| a.0 < b.1 && b.0 < a.1))
+    }
+}
+
 /// Runs every detector on one message. At most one `Signal` per kind, sorted by score
 /// (highest first); signals below the lexicon's `min_report_score` are left out.
 pub fn detect(lexicon: &Lexicon, ctx: &SignalContext<'_>) -> Vec<Signal> {
     let hits = scan(lexicon, ctx.message);
     let mut out: Vec<Signal> = Vec::new();
 
-    // One pass over the rules; per signal, instances combine in rule order.
-    const KINDS: usize = SignalKind::ALL.len();
-    let mut miss = [1.0f32; KINDS];
-    let mut best: [Option<Instance>; KINDS] = [None; KINDS];
-    for rule in &lexicon.rules {
-        if let Some(inst) = best_instance(lexicon, &hits, rule) {
-            let k = rule.signal as usize;
-            miss[k] *= 1.0 - inst.score;
-            if best[k].is_none_or(|b| inst.score > b.score) {
-                best[k] = Some(inst);
+    // One pass over the rules, then per signal a noisy-or over the instances that rest on
+    // different words: two rules reading the same phrase are one piece of evidence, not two.
+    let mut found: Vec<(SignalKind, Instance)> = lexicon
+        .rules
+        .iter()
+        .filter_map(|rule| Some((rule.signal, best_instance(lexicon, &hits, rule)?)))
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.score.total_cmp(&a.1.score)));
+    for same_kind in found.chunk_by(|a, b| a.0 == b.0) {
+        let (kind, best) = same_kind[0];
+        let mut miss = 1.0 - best.score;
+        let mut taken = 1u64; // bit `i`: instance `i` is counted (a signal has few rules)
+        for (i, (_, inst)) in same_kind.iter().enumerate().take(64).skip(1) {
+            let disjoint = same_kind[..i]
+                .iter()
+                .enumerate()
+                .all(|(j, (_, t))| taken & (1 << j) == 0 || !t.overlaps(inst));
+            if disjoint {
+                miss *= 1.0 - inst.score;
+                taken |= 1 << i;
             }
         }
-    }
-    for kind in SignalKind::ALL {
-        if let Some(inst) = best[kind as usize] {
-            let score = (1.0 - miss[kind as usize]).clamp(0.0, 1.0);
-            push_max(&mut out, kind, score, lexicon.min_report_score, || {
-                evidence(ctx.message, &inst, lexicon.evidence_max_bytes)
-            });
-        }
+        push_max(&mut out, kind, 1.0 - miss, lexicon.min_report_score, || {
+            evidence(ctx.message, &best, lexicon.evidence_max_bytes)
+        });
     }
 
     if let Some(model) = &lexicon.crisis_model {
@@ -474,7 +492,9 @@ fn guard_mask(lexicon: &Lexicon, hits: &Hits, cue: &Hit) -> u32 {
     }
     let mut mask = 0u32;
     for (i, guard) in lexicon.guards.iter().enumerate() {
-        if hits.guards_present & (1 << i) == 0 {
+        if hits.guards_present & (1 << i) == 0
+            || !(guard.only_groups.is_empty() || guard.only_groups.contains(&cue.set))
+        {
             continue;
         }
         let covers = |g: &Hit| match guard.scope {
@@ -835,6 +855,9 @@ exclude = ["alpha beta"]
 [groups.b]
 en = ["gamma", "delta*"]
 
+[groups.c]
+en = ["epsilon", "*zeta"]
+
 [[guards]]
 name = "past"
 scope = "clause"
@@ -849,10 +872,23 @@ factor = 0.5
 signals = ["deep_reflection"]
 en = ["done"]
 
+[[guards]]
+name = "trade"
+scope = "message"
+factor = 0.5
+signals = ["deep_reflection"]
+groups = ["c"]
+en = ["trade"]
+
 [[rules]]
 signal = "deep_reflection"
 all = ["a", "b"]
 score = 0.8
+
+[[rules]]
+signal = "deep_reflection"
+all = ["c"]
+score = 0.7
 "#;
 
     fn mini(message: &str) -> f32 {
@@ -869,6 +905,9 @@ score = 0.8
         // Stems match word prefixes; plain phrases need a word boundary.
         assert!(mini("alpha deltas") > 0.0);
         assert_eq!(mini("alphabet gamma"), 0.0);
+        // A leading `*` matches a word ending, for words typed without spaces.
+        assert!((mini("betazeta") - 0.7).abs() < 1e-6);
+        assert_eq!(mini("zetas"), 0.0);
     }
 
     #[test]
@@ -881,6 +920,9 @@ score = 0.8
         // `message` guard applies anywhere; factors multiply.
         assert!((mini("alpha gamma, all done") - 0.4).abs() < 1e-6);
         assert!((mini("once alpha gamma, all done") - 0.2).abs() < 1e-6);
+        // A guard restricted to some groups lowers only their phrases.
+        assert!((mini("epsilon, in my trade") - 0.35).abs() < 1e-6);
+        assert!((mini("alpha gamma, in my trade") - 0.8).abs() < 1e-6);
     }
 
     #[test]
