@@ -833,6 +833,24 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn a_trade_lowers_the_words_of_the_topic_not_a_statement() {
+        for m in [
+            "I'm a pharmacist and customers keep asking about paracetamol overdose limits",
+            "我是派出所民警，上个月劝下来一个想轻生的人，单位让我写材料",
+        ] {
+            assert!(!fires(m, SignalKind::Crisis), "{m}: {:?}", run(m));
+        }
+        for m in [
+            "I'm a nurse and I'm suicidal. I took potassium home from the ward",
+            "ICU nurse here and I want to kill myself after this shift",
+            "我是急诊科护士，我想自杀",
+            "每天睁眼第一件事就是想自杀，上班也想",
+        ] {
+            assert!(fires(m, SignalKind::Crisis), "{m}: {:?}", run(m));
+        }
+    }
+
     const MINI: &str = r#"
 [settings]
 cooccurrence_window = 40
