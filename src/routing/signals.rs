@@ -810,6 +810,10 @@ mod tests {
     #[test]
     fn crisis_look_alikes_and_recovered_past_stay_quiet() {
         for m in [
+            "I want to see Japan before I die",
+            "死之前想去一次西藏",
+            "I failed my driving test, going to try again next month",
+            "Pretty sure I overdosed on coffee this morning, I'm jittery",
             "We're going to end this project and start a new one",
             "帮我做个三年计划，我想自己创业",
             "I hurt myself at the gym, nothing serious",
