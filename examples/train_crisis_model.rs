@@ -42,6 +42,10 @@ const TRAINING_SETS: &[&str] = &[
     "routing_blind18.jsonl",
     "routing_blind20.jsonl",
     "routing_blind21.jsonl",
+    "routing_blind22.jsonl",
+    "routing_blind24.jsonl",
+    "routing_blind25.jsonl",
+    "routing_blind27.jsonl",
 ];
 /// Blind sets kept out of training, to measure the model honestly.
 const HELD_OUT: &[&str] = &[
@@ -50,10 +54,12 @@ const HELD_OUT: &[&str] = &[
     "routing_blind13.jsonl",
     "routing_blind15.jsonl",
     "routing_blind19.jsonl",
+    "routing_blind23.jsonl",
+    "routing_blind26.jsonl",
 ];
 
 const MAX_DOCUMENT_SHARE: f64 = 0.05;
-const FEATURE_BUDGET: usize = 3000;
+const FEATURE_BUDGET: usize = 12000;
 const L2: f64 = 1.0;
 const LEARNING_RATE: f64 = 0.5;
 const ITERATIONS: usize = 600;

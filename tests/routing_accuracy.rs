@@ -56,6 +56,12 @@ const BLIND18: &str = include_str!("data/routing_blind18.jsonl");
 const BLIND19: &str = include_str!("data/routing_blind19.jsonl");
 const BLIND20: &str = include_str!("data/routing_blind20.jsonl");
 const BLIND21: &str = include_str!("data/routing_blind21.jsonl");
+const BLIND22: &str = include_str!("data/routing_blind22.jsonl");
+const BLIND23: &str = include_str!("data/routing_blind23.jsonl");
+const BLIND24: &str = include_str!("data/routing_blind24.jsonl");
+const BLIND25: &str = include_str!("data/routing_blind25.jsonl");
+const BLIND26: &str = include_str!("data/routing_blind26.jsonl");
+const BLIND27: &str = include_str!("data/routing_blind27.jsonl");
 const FINAL: &str = include_str!("data/routing_final.jsonl");
 
 /// What a held-out set may not fall below. Improvements may raise these; nothing may lower
@@ -75,14 +81,14 @@ struct Floors {
 /// and #19 at 0.800 / 0.257 / 0.830 (0.887) and 0.775 / 0.286 / 0.800 (0.863) before the
 /// session-4 lexicon pass and training. Set #6's false-upgrade floor rose from 0.052 to 0.065
 /// (one message of 78) with the model trained on six more sets; the case was not read.
-const HELD_OUT: [(&str, &str, Floors); 5] = [
+const HELD_OUT: [(&str, &str, Floors); 7] = [
     (
         "routing_final.jsonl",
         FINAL,
         Floors {
-            accuracy: 0.885,
+            accuracy: 0.889,
             false_upgrade: 0.065,
-            crisis_recall: 0.84,
+            crisis_recall: 0.863,
             explicit_crisis_recall: None,
         },
     ),
@@ -90,17 +96,17 @@ const HELD_OUT: [(&str, &str, Floors); 5] = [
         "routing_blind10.jsonl",
         BLIND10,
         Floors {
-            accuracy: 0.8,
+            accuracy: 0.815,
             false_upgrade: 0.086,
-            crisis_recall: 0.788,
-            explicit_crisis_recall: Some(0.899),
+            crisis_recall: 0.811,
+            explicit_crisis_recall: Some(0.9),
         },
     ),
     (
         "routing_blind13.jsonl",
         BLIND13,
         Floors {
-            accuracy: 0.889,
+            accuracy: 0.89,
             false_upgrade: 0.043,
             crisis_recall: 0.866,
             explicit_crisis_recall: Some(0.983),
@@ -110,20 +116,40 @@ const HELD_OUT: [(&str, &str, Floors); 5] = [
         "routing_blind15.jsonl",
         BLIND15,
         Floors {
-            accuracy: 0.819,
-            false_upgrade: 0.272,
-            crisis_recall: 0.879,
-            explicit_crisis_recall: Some(0.924),
+            accuracy: 0.835,
+            false_upgrade: 0.229,
+            crisis_recall: 0.88,
+            explicit_crisis_recall: Some(0.937),
         },
     ),
     (
         "routing_blind19.jsonl",
         BLIND19,
         Floors {
-            accuracy: 0.814,
-            false_upgrade: 0.272,
-            crisis_recall: 0.879,
-            explicit_crisis_recall: Some(0.912),
+            accuracy: 0.83,
+            false_upgrade: 0.258,
+            crisis_recall: 0.9,
+            explicit_crisis_recall: Some(0.937),
+        },
+    ),
+    (
+        "routing_blind23.jsonl",
+        BLIND23,
+        Floors {
+            accuracy: 0.9,
+            false_upgrade: 0.086,
+            crisis_recall: 0.9,
+            explicit_crisis_recall: Some(0.962),
+        },
+    ),
+    (
+        "routing_blind26.jsonl",
+        BLIND26,
+        Floors {
+            accuracy: 0.869,
+            false_upgrade: 0.131,
+            crisis_recall: 0.93,
+            explicit_crisis_recall: Some(0.962),
         },
     ),
 ];
@@ -131,14 +157,14 @@ const HELD_OUT: [(&str, &str, Floors); 5] = [
 /// The crisis-focused sets of session 4 (80 clear statements each), trained and tuned on:
 /// their current run is their floor, as for the held-out sets. Their hard look-alikes still
 /// raise a few crisis notices (README, "Routing quality").
-const TUNED: [(&str, &str, Floors); 6] = [
+const TUNED: [(&str, &str, Floors); 10] = [
     (
         "routing_blind14.jsonl",
         BLIND14,
         Floors {
-            accuracy: 0.875,
-            false_upgrade: 0.129,
-            crisis_recall: 0.95,
+            accuracy: 0.885,
+            false_upgrade: 0.115,
+            crisis_recall: 0.96,
             explicit_crisis_recall: Some(1.0),
         },
     ),
@@ -156,19 +182,19 @@ const TUNED: [(&str, &str, Floors); 6] = [
         "routing_blind17.jsonl",
         BLIND17,
         Floors {
-            accuracy: 0.9,
-            false_upgrade: 0.129,
-            crisis_recall: 0.93,
-            explicit_crisis_recall: Some(0.987),
+            accuracy: 0.905,
+            false_upgrade: 0.115,
+            crisis_recall: 0.94,
+            explicit_crisis_recall: Some(1.0),
         },
     ),
     (
         "routing_blind18.jsonl",
         BLIND18,
         Floors {
-            accuracy: 0.905,
+            accuracy: 0.91,
             false_upgrade: 0.072,
-            crisis_recall: 0.96,
+            crisis_recall: 0.97,
             explicit_crisis_recall: Some(1.0),
         },
     ),
@@ -176,10 +202,10 @@ const TUNED: [(&str, &str, Floors); 6] = [
         "routing_blind20.jsonl",
         BLIND20,
         Floors {
-            accuracy: 0.895,
+            accuracy: 0.9,
             false_upgrade: 0.129,
-            crisis_recall: 0.96,
-            explicit_crisis_recall: Some(0.987),
+            crisis_recall: 0.97,
+            explicit_crisis_recall: Some(1.0),
         },
     ),
     (
@@ -190,6 +216,46 @@ const TUNED: [(&str, &str, Floors); 6] = [
             false_upgrade: 0.129,
             crisis_recall: 0.939,
             explicit_crisis_recall: Some(1.0),
+        },
+    ),
+    (
+        "routing_blind22.jsonl",
+        BLIND22,
+        Floors {
+            accuracy: 0.905,
+            false_upgrade: 0.129,
+            crisis_recall: 0.96,
+            explicit_crisis_recall: Some(1.0),
+        },
+    ),
+    (
+        "routing_blind24.jsonl",
+        BLIND24,
+        Floors {
+            accuracy: 0.91,
+            false_upgrade: 0.129,
+            crisis_recall: 0.98,
+            explicit_crisis_recall: Some(1.0),
+        },
+    ),
+    (
+        "routing_blind25.jsonl",
+        BLIND25,
+        Floors {
+            accuracy: 0.889,
+            false_upgrade: 0.115,
+            crisis_recall: 0.929,
+            explicit_crisis_recall: Some(0.987),
+        },
+    ),
+    (
+        "routing_blind27.jsonl",
+        BLIND27,
+        Floors {
+            accuracy: 0.88,
+            false_upgrade: 0.158,
+            crisis_recall: 0.95,
+            explicit_crisis_recall: Some(0.987),
         },
     ),
 ];
@@ -704,6 +770,12 @@ fn sets_are_disjoint() {
         ("routing_blind19.jsonl", BLIND19),
         ("routing_blind20.jsonl", BLIND20),
         ("routing_blind21.jsonl", BLIND21),
+        ("routing_blind22.jsonl", BLIND22),
+        ("routing_blind23.jsonl", BLIND23),
+        ("routing_blind24.jsonl", BLIND24),
+        ("routing_blind25.jsonl", BLIND25),
+        ("routing_blind26.jsonl", BLIND26),
+        ("routing_blind27.jsonl", BLIND27),
     ] {
         for c in load(name, text) {
             let key = (

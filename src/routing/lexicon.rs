@@ -132,6 +132,9 @@ pub struct Lexicon {
     pub(crate) set_roles: Vec<SetRole>,
     pub(crate) set_names: Vec<String>,
     pub(crate) guards: Vec<Guard>,
+    /// Per set: bit `i` set when guard `i` may lower that set's phrases (a guard's `groups`
+    /// limit it; most guards lower every group).
+    pub(crate) guards_of_set: Vec<u32>,
     pub(crate) rules: Vec<Rule>,
     pub(crate) min_report_score: f32,
     pub(crate) evidence_max_bytes: u32,
@@ -275,6 +278,21 @@ impl Lexicon {
         let (from, to) = self.literals[literal as usize];
         &self.entries[from as usize..to as usize]
     }
+}
+
+/// Per set id, the guards that may lower its phrases (see `Lexicon::guards_of_set`).
+fn guards_of_set(guards: &[Guard], sets: usize) -> Vec<u32> {
+    (0..sets)
+        .map(|set| {
+            guards
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| {
+                    g.only_groups.is_empty() || g.only_groups.contains(&(set as SetId))
+                })
+                .fold(0u32, |mask, (i, _)| mask | 1 << i)
+        })
+        .collect()
 }
 
 pub(crate) fn signal_bit(kind: SignalKind) -> u8 {
@@ -466,6 +484,7 @@ impl<'a> Builder<'a> {
             matcher,
             literals,
             entries,
+            guards_of_set: guards_of_set(&guards, self.set_roles.len()),
             set_roles: self.set_roles,
             set_names: self.set_names,
             guards,
