@@ -131,7 +131,8 @@ pub fn detect(lexicon: &Lexicon, ctx: &SignalContext<'_>) -> Vec<Signal> {
 
 /// Per signal, a noisy-or over the rule instances that rest on different words: two rules
 /// reading the same phrase are one piece of evidence, not two. Kept out of `detect`'s hot
-/// loop on purpose (inlined, it cost the scan about 0.5 µs per decision).
+/// loop on purpose (written inline, it kept the rule matching from being inlined into the
+/// scan and cost about 0.3 µs per decision).
 #[inline(never)]
 fn combine(
     lexicon: &Lexicon,
@@ -863,6 +864,9 @@ mod tests {
             "ICU nurse here and I want to kill myself after this shift",
             "我是急诊科护士，我想自杀",
             "每天睁眼第一件事就是想自杀，上班也想",
+            // Patients and shift workers are not a trade.
+            "after my night shift I want to overdose",
+            "作为抑郁症患者，我最近总想着割腕",
         ] {
             assert!(fires(m, SignalKind::Crisis), "{m}: {:?}", run(m));
         }
