@@ -74,9 +74,6 @@ pub(crate) struct Guard {
     pub signals: u8,
     /// The phrase set holding the guard's phrases.
     pub set: SetId,
-    /// The groups whose phrases the guard may lower; empty for every group. A job named in
-    /// the message makes "overdose" a word of the trade, not "I want to kill myself".
-    pub only_groups: Vec<SetId>,
 }
 
 #[derive(Debug, Clone)]
@@ -280,16 +277,16 @@ impl Lexicon {
     }
 }
 
-/// Per set id, the guards that may lower its phrases (see `Lexicon::guards_of_set`).
-fn guards_of_set(guards: &[Guard], sets: usize) -> Vec<u32> {
+/// Per set id, the guards that may lower its phrases (see `Lexicon::guards_of_set`), from
+/// each guard's `groups` (empty: every group). A job named in the message makes "overdose" a
+/// word of the trade, not "I want to kill myself".
+fn guards_of_set(only_groups: &[Vec<SetId>], sets: usize) -> Vec<u32> {
     (0..sets)
         .map(|set| {
-            guards
+            only_groups
                 .iter()
                 .enumerate()
-                .filter(|(_, g)| {
-                    g.only_groups.is_empty() || g.only_groups.contains(&(set as SetId))
-                })
+                .filter(|(_, only)| only.is_empty() || only.contains(&(set as SetId)))
                 .fold(0u32, |mask, (i, _)| mask | 1 << i)
         })
         .collect()
@@ -369,10 +366,20 @@ impl<'a> Builder<'a> {
             ));
         }
         let mut guards = Vec::with_capacity(def.guards.len());
+        let mut only_groups: Vec<Vec<SetId>> = Vec::with_capacity(def.guards.len());
         for (i, g) in def.guards.iter().enumerate() {
             let path = toml_path!["guards", i];
             let id = self.new_set(SetRole::Guard(i as u16), g.name.clone());
-            guards.push(self.guard(i, g, &def.settings, id, &group_ids)?);
+            guards.push(self.guard(i, g, &def.settings, id)?);
+            only_groups.push(
+                g.groups
+                    .iter()
+                    .enumerate()
+                    .map(|(j, name)| {
+                        self.group_id(&group_ids, name, &toml_path!["guards", i, "groups", j])
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
             let phrases = PhraseSetDef {
                 en: g.en.clone(),
                 zh: g.zh.clone(),
@@ -484,7 +491,7 @@ impl<'a> Builder<'a> {
             matcher,
             literals,
             entries,
-            guards_of_set: guards_of_set(&guards, self.set_roles.len()),
+            guards_of_set: guards_of_set(&only_groups, self.set_roles.len()),
             set_roles: self.set_roles,
             set_names: self.set_names,
             guards,
@@ -567,7 +574,6 @@ impl<'a> Builder<'a> {
         g: &GuardDef,
         settings: &SettingsDef,
         set: SetId,
-        group_ids: &BTreeMap<&str, SetId>,
     ) -> Result<Guard, SourceError> {
         if !(0.0..=1.0).contains(&g.factor) {
             return Err(self.err(
@@ -594,18 +600,12 @@ impl<'a> Builder<'a> {
         for (j, name) in g.signals.iter().enumerate() {
             signals |= signal_bit(self.signal_name(name, &toml_path!["guards", i, "signals", j])?);
         }
-        let mut only_groups = Vec::with_capacity(g.groups.len());
-        for (j, name) in g.groups.iter().enumerate() {
-            let id = self.group_id(group_ids, name, &toml_path!["guards", i, "groups", j])?;
-            only_groups.push(id);
-        }
         Ok(Guard {
             scope: g.scope,
             window: g.window.unwrap_or(settings.guard_window),
             factor: g.factor,
             signals,
             set,
-            only_groups,
         })
     }
 
@@ -900,6 +900,18 @@ score = 0.8
         assert!(e.message.contains("unknown group `tensions`"), "{e}");
         assert_eq!(e.hint.as_deref(), Some("did you mean `tension`?"));
         assert!(e.line > 1);
+    }
+
+    #[test]
+    fn unknown_group_in_a_guard_is_located() {
+        let src = MINIMAL.replace(
+            "signals = [\"complex_decision\"]\nen = [\"not\"]",
+            "signals = [\"complex_decision\"]\ngroups = [\"optons\"]\nen = [\"not\"]",
+        );
+        let e = parse_err(&src);
+        assert_eq!(e.key, "guards[0].groups[0]");
+        assert!(e.message.contains("unknown group `optons`"), "{e}");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `options`?"));
     }
 
     #[test]
